@@ -1,0 +1,33 @@
+"""sgibridge: run WSGI apps on ASGI servers and ASGI apps on WSGI servers.
+
+- :class:`WSGIToASGI` (alias :data:`WSGIMiddleware`) is an ASGI 3 app that
+  runs a WSGI app in bounded worker threads.
+- :class:`ASGIToWSGI` (alias :data:`ASGIMiddleware`) is a WSGI app that runs
+  an ASGI app on a per-process event loop.
+
+The aliases carry the names that a2wsgi, Starlette and Uvicorn users import,
+so switching is a one-line change.
+"""
+
+from ._exceptions import ASGIProtocolError as ASGIProtocolError
+from ._exceptions import ClientDisconnected as ClientDisconnected
+from ._exceptions import ProtocolError as ProtocolError
+from ._exceptions import SGIBridgeError as SGIBridgeError
+from ._exceptions import WSGIProtocolError as WSGIProtocolError
+from ._version import __version__ as __version__
+
+__all__ = (
+    "ASGIProtocolError",
+    "ClientDisconnected",
+    "ProtocolError",
+    "SGIBridgeError",
+    "WSGIProtocolError",
+    "__version__",
+)
+
+# Reprs and tracebacks show ``sgibridge.X``, not a private module path.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj
