@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## Serve examples/flask_app.py on Uvicorn through WSGIToASGI at 127.0.0.1:8000.
+run: $(STAMP)
+	$(BIN)/python -m uvicorn examples.flask_app:asgi_app --host 127.0.0.1 --port 8000
+
 ## Lint, type-check and run the full suite with the coverage gate.
 test: lint typecheck pytest
 

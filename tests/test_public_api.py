@@ -34,3 +34,8 @@ def test_CONFORMANCE_0_exception_hierarchy() -> None:
     assert issubclass(sgibridge.ASGIProtocolError, RuntimeError)
     assert issubclass(sgibridge.ClientDisconnected, sgibridge.SGIBridgeError)
     assert issubclass(sgibridge.ClientDisconnected, OSError)
+    assert issubclass(sgibridge.BodyTooLarge, sgibridge.SGIBridgeError)
+
+
+def test_aliases_keep_migration_to_one_import() -> None:
+    assert sgibridge.WSGIMiddleware is sgibridge.WSGIToASGI

@@ -9,19 +9,29 @@ The aliases carry the names that a2wsgi, Starlette and Uvicorn users import,
 so switching is a one-line change.
 """
 
+from ._body import BodyTooLarge as BodyTooLarge
 from ._exceptions import ASGIProtocolError as ASGIProtocolError
 from ._exceptions import ClientDisconnected as ClientDisconnected
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import SGIBridgeError as SGIBridgeError
 from ._exceptions import WSGIProtocolError as WSGIProtocolError
 from ._version import __version__ as __version__
+from ._wsgi_to_asgi import FileWrapper as FileWrapper
+from ._wsgi_to_asgi import WSGIToASGI as WSGIToASGI
+
+#: The same object as :class:`WSGIToASGI`, under a2wsgi's and Starlette's name.
+WSGIMiddleware = WSGIToASGI
 
 __all__ = (
     "ASGIProtocolError",
+    "BodyTooLarge",
     "ClientDisconnected",
+    "FileWrapper",
     "ProtocolError",
     "SGIBridgeError",
+    "WSGIMiddleware",
     "WSGIProtocolError",
+    "WSGIToASGI",
     "__version__",
 )
 
