@@ -9,6 +9,7 @@ The aliases carry the names that a2wsgi, Starlette and Uvicorn users import,
 so switching is a one-line change.
 """
 
+from ._asgi_to_wsgi import ASGIToWSGI as ASGIToWSGI
 from ._body import BodyTooLarge as BodyTooLarge
 from ._exceptions import ASGIProtocolError as ASGIProtocolError
 from ._exceptions import ClientDisconnected as ClientDisconnected
@@ -19,11 +20,15 @@ from ._version import __version__ as __version__
 from ._wsgi_to_asgi import FileWrapper as FileWrapper
 from ._wsgi_to_asgi import WSGIToASGI as WSGIToASGI
 
+#: The same object as :class:`ASGIToWSGI`, under a2wsgi's name.
+ASGIMiddleware = ASGIToWSGI
 #: The same object as :class:`WSGIToASGI`, under a2wsgi's and Starlette's name.
 WSGIMiddleware = WSGIToASGI
 
 __all__ = (
+    "ASGIMiddleware",
     "ASGIProtocolError",
+    "ASGIToWSGI",
     "BodyTooLarge",
     "ClientDisconnected",
     "FileWrapper",

@@ -1,0 +1,247 @@
+"""The per-process event loop that ASGIToWSGI runs ASGI apps on.
+
+Theory of operation (DESIGN §3.1, CONFORMANCE A2W-LOOP-01..04)
+==============================================================
+
+A WSGI server calls the middleware from its own threads, which have no event
+loop. :class:`LoopRunner` owns one loop in one daemon thread (A2W-LOOP-03):
+asyncio (uvloop when importable) running a coroutine that waits for the stop
+signal, or ``trio.run`` with one nursery. It can also adopt a running asyncio
+loop that the caller owns (a2wsgi's ``loop=`` keyword), which it then never
+stops.
+
+Tasks are submitted with the cheapest cross-thread call each backend has,
+``loop.call_soon_threadsafe`` or the trio token's ``run_sync_soon``: no
+blocking portal, whose extra round trip per request would double the cost of
+a small request. A task is a :class:`Target`: ``run()`` is awaited, and
+``finish(exc)`` is called on the loop however the task ends, even when it was
+cancelled before it started, so a WSGI thread waiting on it never hangs.
+
+``stop()`` cancels every task, gives them :data:`CANCEL_GRACE` seconds, then
+stops the loop and joins its thread. Fork safety (A2W-LOOP-02) is the
+caller's: the middleware keys its runner by ``os.getpid()`` and starts a new
+one in a child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Literal, Protocol
+
+from ._body import LoopBridge, Waiter
+
+__all__ = ("CANCEL_GRACE", "START_TIMEOUT", "LoopRunner", "Target")
+
+logger = logging.getLogger("sgibridge")
+
+#: Seconds to wait for the loop thread to come up.
+START_TIMEOUT = 30.0
+#: Seconds a task gets to end after it was cancelled, on close() and on stop.
+CANCEL_GRACE = 5.0
+
+
+class Target(Protocol):
+    canceller: Callable[[], object] | None
+
+    async def run(self) -> None: ...
+
+    def finish(self, exc: BaseException | None) -> None: ...
+
+
+class LoopRunner:
+    """One event loop in one daemon thread, or a running asyncio loop given
+    by the caller. Tasks are :class:`Target` objects; ``finish(exc)`` is
+    called on the loop however the task ends, even when it was cancelled
+    before it started."""
+
+    def __init__(
+        self,
+        backend: Literal["asyncio", "trio"],
+        use_uvloop: bool,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.backend = backend
+        self.bridge: LoopBridge | None = None
+        self._use_uvloop = use_uvloop
+        self._loop = loop
+        self._owned = loop is None
+        self._lock = threading.Lock()
+        self._accepting = False
+        self._ready = threading.Event()
+        self._stop: Waiter[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._nursery: Any = None
+        self._token: Any = None
+
+    # -- thread side -----------------------------------------------------
+
+    def start(self) -> None:
+        if self.backend == "trio":
+            self._thread = threading.Thread(
+                target=self._run_trio, name="sgibridge-loop", daemon=True
+            )
+        elif self._loop is None:
+            self._loop = self._new_loop()
+            self._thread = threading.Thread(
+                target=self._run_asyncio, name="sgibridge-loop", daemon=True
+            )
+        else:
+            self._loop.call_soon_threadsafe(self._capture)
+        if self._thread is not None:
+            self._thread.start()
+        if not self._ready.wait(START_TIMEOUT) or self.bridge is None:
+            raise RuntimeError(
+                f"A2W-LOOP-01: the {self.backend} event loop did not start within "
+                f"{START_TIMEOUT!r} seconds (is the loop given as loop= running?)"
+            )
+        self._accepting = True
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        if self._use_uvloop:
+            try:
+                import uvloop
+            except ImportError:
+                pass
+            else:
+                return uvloop.new_event_loop()
+        return asyncio.new_event_loop()
+
+    def spawn(self, target: Target) -> bool:
+        """Start ``target.run()`` as a task; False once the loop is stopping."""
+        with self._lock:
+            if not self._accepting:
+                return False
+            try:
+                if self._token is not None:
+                    self._token.run_sync_soon(
+                        self._nursery.start_soon, self._trio_task, target
+                    )
+                else:
+                    assert self._loop is not None
+                    self._loop.call_soon_threadsafe(self._asyncio_start, target)
+            except RuntimeError:  # the loop is closed; trio's RunFinishedError too
+                self._accepting = False
+                return False
+        return True
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop soon; nothing if the loop is gone."""
+        assert self.bridge is not None
+        try:
+            self.bridge.call_soon_threadsafe(callback)
+        except RuntimeError:
+            pass
+
+    def stop(self) -> None:
+        """Cancel every task and, for a loop we own, stop it and join it."""
+        with self._lock:
+            accepting, self._accepting = self._accepting, False
+        if not accepting:
+            return
+        if self._owned:
+            assert self._stop is not None and self._thread is not None
+            self._stop.set_threadsafe(None)
+            if self._thread is not threading.current_thread():
+                self._thread.join(CANCEL_GRACE * 2)
+                if self._thread.is_alive():  # pragma: no cover - an app ignoring cancel
+                    logger.warning("the sgibridge event loop thread did not stop")
+        else:
+            assert self._loop is not None
+            future = asyncio.run_coroutine_threadsafe(self._cancel_all(), self._loop)
+            try:
+                future.result(CANCEL_GRACE * 2)
+            except Exception:  # pragma: no cover - a loop that stopped under us
+                logger.warning(
+                    "could not cancel the tasks on the given loop", exc_info=True
+                )
+
+    # -- asyncio ---------------------------------------------------------
+
+    def _capture(self) -> None:
+        self.bridge = LoopBridge()
+        self._ready.set()
+
+    def _run_asyncio(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._asyncio_main())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException:  # pragma: no cover - the loop itself broke
+            logger.exception("the sgibridge asyncio loop failed")
+        finally:
+            self._ready.set()
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    async def _asyncio_main(self) -> None:
+        self.bridge = LoopBridge()
+        self._stop = self.bridge.waiter()
+        self._ready.set()
+        await self._stop.wait()
+        await self._cancel_all()
+
+    async def _cancel_all(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+
+    def _asyncio_start(self, target: Target) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(target.run())
+        target.canceller = task.cancel
+        self._tasks.add(task)
+        task.add_done_callback(partial(self._asyncio_done, target))
+
+    def _asyncio_done(self, target: Target, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        target.finish(
+            asyncio.CancelledError() if task.cancelled() else task.exception()
+        )
+
+    # -- trio ------------------------------------------------------------
+
+    def _run_trio(self) -> None:
+        import trio
+
+        try:
+            trio.run(self._trio_main)
+        except BaseException:  # pragma: no cover - the loop itself broke
+            logger.exception("the sgibridge trio loop failed")
+        finally:
+            self._ready.set()
+
+    async def _trio_main(self) -> None:
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.bridge = LoopBridge()
+            self._stop = self.bridge.waiter()
+            self._token = trio.lowlevel.current_trio_token()
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    async def _trio_task(self, target: Target) -> None:
+        import trio
+
+        exc: BaseException | None = None
+        with trio.CancelScope() as scope:
+            target.canceller = scope.cancel
+            try:
+                await target.run()
+            except BaseException as error:
+                exc = error
+                if not isinstance(error, Exception):
+                    raise  # Cancelled: caught by the scope that was cancelled
+            finally:
+                target.finish(exc)
