@@ -136,11 +136,14 @@ class _Complete:
 class _Streaming:
     """Headers are ready; the body follows through the response pipe."""
 
-    __slots__ = ("headers", "status")
+    __slots__ = ("headers", "out", "status")
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], out: ThreadToLoop
+    ) -> None:
         self.status = status
         self.headers = headers
+        self.out = out
 
 
 class _StreamAborted(Exception):
@@ -158,9 +161,9 @@ class WSGIToASGI:
     :param app: the WSGI application.
     :param workers: the most WSGI calls that run at once; each runs on its own
         thread from a bounded pool (CONFORMANCE W2A-THR-01).
-    :param buffer_size: the high watermark, in bytes, of each body buffer:
-        request read-ahead and unsent response bytes never exceed it by more
-        than one chunk.
+    :param buffer_size: the high watermark, in bytes, of each body buffer
+        (default 1 MiB): request read-ahead and unsent response bytes never
+        exceed it by more than one chunk.
     :param max_body_size: answer 413 when a request body is larger than this
         many bytes: at once for a declared ``Content-Length``, otherwise as
         soon as the app reads past it. ``None`` means no limit.
@@ -418,8 +421,10 @@ class _Call:
         self.bridge = bridge
         self.head = environ["REQUEST_METHOD"] == "HEAD"
         self.start: Waiter[_Complete | _Streaming | None] = bridge.waiter()
-        self.done: Waiter[BaseException | None] = bridge.waiter()
-        self.out = ThreadToLoop(bridge, mw.buffer_size)
+        # Made by the thread only when the response streams (_send_headers):
+        # a response that leaves in one piece needs neither.
+        self.done: Waiter[BaseException | None]
+        self.out: ThreadToLoop | None = None
         self.pipe_in: LoopToThread | None = None
         self.disconnected = False
         extensions = scope.get("extensions") or {}
@@ -490,10 +495,13 @@ class _Call:
                 await self.done.wait()
 
     def _disconnect(self) -> None:
+        # Set the flag before looking for the pipe: the thread makes the pipe
+        # and then checks the flag, so one of the two sides always aborts it.
         self.disconnected = True
-        self.out.abort(
-            ClientDisconnected("the client disconnected during the response")
-        )
+        if self.out is not None:
+            self.out.abort(
+                ClientDisconnected("the client disconnected during the response")
+            )
         if self.pipe_in is not None:
             self.pipe_in.fail(
                 ClientDisconnected("the client disconnected during the request body")
@@ -517,7 +525,7 @@ class _Call:
                     "headers": response.headers,
                 }
             )
-            read = self.out.read
+            read = response.out.read
             while True:
                 try:
                     data = await read()
@@ -618,7 +626,7 @@ class _Call:
             if error is None:
                 error = self._end_stream()
             else:
-                self.out.fail(_StreamAborted())
+                self._pipe_out().fail(_StreamAborted())
             self.done.set_threadsafe(error)
         self.environ = {}  # drop references to the request early
 
@@ -643,9 +651,9 @@ class _Call:
     def _end_stream(self) -> BaseException | None:
         self.complete = True
         if self._short():
-            self.out.fail(_StreamAborted())
+            self._pipe_out().fail(_StreamAborted())
             return self._short_error()
-        self.out.close()
+        self._pipe_out().close()
         return self._late_error()
 
     def _late_error(self) -> BaseException | None:
@@ -796,15 +804,25 @@ class _Call:
             self._send_headers()
         self.sent += len(chunk)
         if not self.head and self.status != 204 and self.status != 304:
-            self.out.write(chunk)
+            self._pipe_out().write(chunk)
         return length is not None and self.sent >= length
+
+    def _pipe_out(self) -> ThreadToLoop:
+        """The response pipe, which exists once the headers went out."""
+        out = self.out
+        assert out is not None
+        return out
 
     def _send_headers(self) -> None:
         self.headers_sent = True
         headers = self.headers
         if self.status == 204:
             headers = [(k, v) for k, v in headers if k != b"content-length"]
-        self.start.set_threadsafe(_Streaming(self.status, headers))
+        self.done = self.bridge.waiter()
+        self.out = out = ThreadToLoop(self.bridge, self.mw.buffer_size)
+        if self.disconnected:
+            out.abort(ClientDisconnected("the client disconnected before the response"))
+        self.start.set_threadsafe(_Streaming(self.status, headers, out))
 
     def _finish(self) -> _Complete:
         """The iterable ended (or reached Content-Length)."""
@@ -843,8 +861,8 @@ class _Call:
         if data:
             self.sent += len(data)
             if not self.head and self.status != 204 and self.status != 304:
-                self.out.write(data)
-                self.out.flush()
+                self._pipe_out().write(data)
+                self._pipe_out().flush()
 
     def _early_hints(self, headers: list[tuple[str, str]]) -> None:
         """``wsgi.early_hints`` (CONFORMANCE W2A-ENV-20)."""
