@@ -33,5 +33,16 @@ pytest: $(STAMP)
 	$(BIN)/python -m coverage report --include='*/sgibridge/_translate.py' --fail-under=100
 	$(BIN)/python -m coverage report
 
+## Benchmarks against the peer adapters, in their own environment (.venv-bench):
+## ratios to the best peer and to the no-adapter ceiling, as JSON, Markdown
+## and a chart in benchmarks/results/.
+bench-quick:
+	bash benchmarks/setup.sh
+	.venv-bench/bin/python -m benchmarks.run --quick
+
+bench:
+	bash benchmarks/setup.sh
+	.venv-bench/bin/python -m benchmarks.run --full
+
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench .coverage .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,377 @@
+"""Real-server benchmarks on 127.0.0.1.
+
+- **W2A:** the WSGI benchmark app through each W2A adapter on Uvicorn (one process,
+  ``--no-access-log``, ``--lifespan off``), plus ``bare-asgi`` on Uvicorn as the ceiling.
+- **A2W:** the ASGI benchmark app through each A2W adapter on Gunicorn (``-k gthread
+  --threads 8``, one worker), plus ``bare-wsgi`` on Gunicorn as the ceiling.
+
+Every server serves ``benchmarks._serve:app``, which builds the adapter named in its environment,
+so all adapters run under exactly the same server command line.  For each adapter, in order:
+
+1. start the server and warm it up (a bounded burst of small requests and one 1 MiB download);
+2. ``GET /small`` at concurrency 1 and 16: requests/s, p50 and p99 latency (``wrk`` when on PATH,
+   else the built-in generator);
+3. a 10 MiB download (``GET /stream``) and a 10 MiB upload (``POST /upload``) at concurrency 1:
+   MB/s of body, and the server's peak RSS growth (process tree, sampled every 20 ms);
+4. ``--full`` only, first round only: one 200 MiB download and one 200 MiB upload, for peak
+   server RSS (30 s timeout each);
+5. stop the server (SIGTERM, then SIGKILL after a timeout).
+
+With ``rounds > 1`` the whole sequence repeats with the adapter order rotated, and each figure is
+the median over the rounds.  Every measurement is bounded by a duration and a request count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks._load import LoadResult, own_load, wrk_load, wrk_path
+from benchmarks._proc import Proc, running
+from benchmarks.adapters import AdapterSpec, Built, Direction, build, registry
+
+__all__ = ("ServerSettings", "run_servers")
+
+MIB = 1024 * 1024
+SMALL = b"Hello, world!"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Durations and bounds of the real-server measurements."""
+
+    duration_s: float = 1.0
+    max_small_requests: int = 500_000
+    max_large_requests: int = 20
+    large_mib: int = 10
+    huge_mib: int = 0  # 0: skip the 200 MiB pass (quick mode)
+    rounds: int = 1
+    request_timeout_s: float = 30.0
+    huge_timeout_s: float = 30.0
+    gthread_threads: int = 8
+
+
+def _server_argv(direction: Direction, settings: ServerSettings) -> list[str]:
+    if direction == "w2a":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks._serve:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "benchmarks._serve:app",
+        "--bind",
+        "127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(settings.gthread_threads),
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "3",
+    ]
+    try:
+        if int(metadata.version("gunicorn").split(".")[0]) >= 25:
+            argv.append(
+                "--no-control-socket"
+            )  # a fixed default path: parallel runs would clash
+    except (metadata.PackageNotFoundError, ValueError):
+        pass
+    return argv
+
+
+def describe_servers() -> dict[str, str]:
+    """Which server stacks run, for the report."""
+
+    def has(module: str) -> bool:
+        return importlib.util.find_spec(module) is not None
+
+    loop = "uvloop" if has("uvloop") else "asyncio"
+    http = "httptools" if has("httptools") else "h11"
+    return {
+        "w2a": f"uvicorn (1 process, --loop auto={loop}, --http auto={http}, --no-access-log)",
+        "a2w": "gunicorn -k gthread --threads 8 -w 1",
+        "load": f"wrk ({wrk_path()})"
+        if wrk_path()
+        else "built-in (selectors, raw sockets)",
+    }
+
+
+class _RSSSampler:
+    """Samples a server's process-tree RSS every 20 ms in a thread; keeps the peak."""
+
+    def __init__(self, proc: Proc) -> None:
+        self.proc = proc
+        self.peak = proc.rss_bytes()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            self.peak = max(self.peak, self.proc.rss_bytes())
+
+
+@contextlib.contextmanager
+def _sampling(proc: Proc) -> Iterator[_RSSSampler]:
+    sampler = _RSSSampler(proc)
+    thread = threading.Thread(target=sampler.run, name="rss-sampler", daemon=True)
+    thread.start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop.set()
+        thread.join(timeout=5)
+        sampler.peak = max(sampler.peak, proc.rss_bytes())
+
+
+def _small(port: int, concurrency: int, settings: ServerSettings) -> LoadResult:
+    if wrk_path():
+        return wrk_load(
+            port,
+            "/small",
+            concurrency=concurrency,
+            duration=settings.duration_s,
+            max_requests=settings.max_small_requests,
+            timeout=settings.request_timeout_s,
+        )
+    return own_load(
+        port,
+        "GET",
+        "/small",
+        concurrency=concurrency,
+        duration=settings.duration_s,
+        max_requests=settings.max_small_requests,
+        timeout=settings.request_timeout_s,
+    )
+
+
+def _transfer(
+    proc: Proc,
+    kind: str,
+    size: int,
+    *,
+    duration: float,
+    max_requests: int,
+    timeout: float,
+    body: bytes,
+) -> dict[str, Any]:
+    before = proc.rss_bytes()
+    with _sampling(proc) as sampler:
+        if kind == "download":
+            result = own_load(
+                proc.port,
+                "GET",
+                f"/stream?size={size}&chunk=65536",
+                duration=duration,
+                max_requests=max_requests,
+                timeout=timeout,
+            )
+            mbps = result.mb_in_per_s
+        else:
+            result = own_load(
+                proc.port,
+                "POST",
+                "/upload",
+                body=body,
+                duration=duration,
+                max_requests=max_requests,
+                timeout=timeout,
+                expect_body=str(len(body)).encode(),
+            )
+            mbps = result.mb_out_per_s
+    return {
+        "mb_per_s": mbps if result.requests else None,
+        "requests": result.requests,
+        "errors": result.errors,
+        "rss_before": before,
+        "rss_peak": sampler.peak,
+        "rss_growth": sampler.peak - before,
+    }
+
+
+def _measure_one(proc: Proc, settings: ServerSettings, *, huge: bool) -> dict[str, Any]:
+    warm = own_load(
+        proc.port, "GET", "/small", duration=0.3, max_requests=300, timeout=10
+    )
+    warm_dl = own_load(
+        proc.port, "GET", f"/stream?size={MIB}&chunk=65536", max_requests=1, timeout=10
+    )
+    if warm.errors or not warm.requests or warm_dl.errors or not warm_dl.requests:
+        failed = warm.errors + warm_dl.errors
+        total = failed + warm.requests + warm_dl.requests
+        raise RuntimeError(
+            f"{failed} of {total} warm-up requests failed; {_last_error(proc)}"
+        )
+    out: dict[str, Any] = {"rss_idle": proc.rss_bytes()}
+    for concurrency in (1, 16):
+        result = _small(proc.port, concurrency, settings)
+        out[f"small_c{concurrency}"] = result.as_dict()
+    large = settings.large_mib * MIB
+    for kind in ("download", "upload"):
+        out[f"{kind}_{settings.large_mib}m"] = _transfer(
+            proc,
+            kind,
+            large,
+            duration=settings.duration_s,
+            max_requests=settings.max_large_requests,
+            timeout=settings.request_timeout_s,
+            body=bytes(large) if kind == "upload" else b"",
+        )
+    if huge and settings.huge_mib:
+        huge_size = settings.huge_mib * MIB
+        for kind in ("download", "upload"):
+            out[f"{kind}_{settings.huge_mib}m"] = _transfer(
+                proc,
+                kind,
+                huge_size,
+                duration=0.0,
+                max_requests=1,
+                timeout=settings.huge_timeout_s,
+                body=bytes(huge_size) if kind == "upload" else b"",
+            )
+    out["rss_after"] = proc.rss_bytes()
+    return out
+
+
+def _last_error(proc: Proc) -> str:
+    """The last exception line of the server log (what a table cell can show)."""
+    lines = proc.log_tail(200).splitlines()
+    for line in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Exit)\b.*", line):
+            return "server log: " + line.strip()
+    return "server log tail: " + " / ".join(lines[-3:])
+
+
+def _median_metrics(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of every numeric leaf over the rounds (the shape of one run is kept)."""
+    merged: dict[str, Any] = {}
+    keys = dict.fromkeys(key for run in runs for key in run)  # ordered union
+    for key in keys:
+        values = [run[key] for run in runs if key in run]
+        numbers = [
+            v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if all(isinstance(v, dict) for v in values):
+            merged[key] = _median_metrics(values)
+        elif numbers:
+            merged[key] = statistics.median(numbers)
+        else:
+            merged[key] = next((v for v in values if v is not None), None)
+    return merged
+
+
+def _run_direction(
+    direction: Direction,
+    settings: ServerSettings,
+    only: frozenset[str] | None,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    specs: list[AdapterSpec] = []
+    rows: dict[str, dict[str, Any]] = {}
+    for spec in registry(direction):
+        if only is not None and spec.name not in only:
+            continue
+        # Check in this process first: same virtualenv, so the same answer, and much cheaper.
+        built = build(spec)
+        if not isinstance(built, Built):
+            rows[spec.name] = {
+                "adapter": spec.name,
+                "role": spec.role,
+                "error": "unavailable: " + built.reason,
+            }
+            continue
+        specs.append(spec)
+        rows[spec.name] = {"adapter": spec.name, "role": spec.role, "runs": []}
+
+    argv = _server_argv(direction, settings)
+    for round_no in range(settings.rounds):
+        shift = round_no % max(1, len(specs))
+        for spec in specs[shift:] + specs[:shift]:
+            row = rows[spec.name]
+            if "error" in row:
+                continue
+            env = {
+                **_base_env(),
+                "SGIBRIDGE_BENCH_DIRECTION": direction,
+                "SGIBRIDGE_BENCH_ADAPTER": spec.name,
+            }
+            started = time.monotonic()
+            try:
+                with running(argv, env=env, cwd=str(REPO_ROOT)) as proc:
+                    # The 200 MiB pass measures peak memory, not speed: once is enough.
+                    run = _measure_one(proc, settings, huge=round_no == 0)
+                    row["runs"].append(run)
+            except Exception as exc:  # one adapter's failure is a result, not a crash
+                row["error"] = str(exc) if isinstance(exc, RuntimeError) else repr(exc)
+                log(f"  {direction} server {spec.name:<10} FAILED {str(exc)[:300]}")
+                continue
+            log(
+                f"  {direction} server {spec.name:<10} round {round_no + 1}/{settings.rounds} "
+                f"{time.monotonic() - started:.1f} s"
+            )
+
+    results = []
+    for row in rows.values():
+        runs = row.pop("runs", [])
+        if runs and "error" not in row:
+            row["metrics"] = _median_metrics(runs)
+            row["rounds"] = len(runs)
+        results.append(row)
+    return {"direction": direction, "command": " ".join(argv[1:]), "results": results}
+
+
+def _base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
+    env.pop("XDG_RUNTIME_DIR", None)
+    return env
+
+
+def run_servers(
+    settings: ServerSettings,
+    *,
+    only: frozenset[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the real-server benchmarks for both directions; return a JSON-ready dict."""
+    started = time.monotonic()
+    w2a = _run_direction("w2a", settings, only, log)
+    a2w = _run_direction("a2w", settings, only, log)
+    return {
+        "settings": asdict(settings),
+        "stacks": describe_servers(),
+        "w2a": w2a,
+        "a2w": a2w,
+        "seconds": round(time.monotonic() - started, 1),
+    }
