@@ -11,12 +11,14 @@ Lifespan (§3.7) is in ``tests/test_lifespan.py``.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
 import sys
 import threading
 import time
+import weakref
 import wsgiref.util
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -1560,6 +1562,100 @@ def test_A2W_ERR_06_close_timeout_cancels_a_stuck_app(
     assert next(iter(result)) == b"a"
     result.close()  # type: ignore[attr-defined]
     assert events == ["cancelled"]
+
+
+def endless_sender(on_disconnect: Callable[[ClientDisconnected], None]) -> Any:
+    """An app that streams until ``send()`` raises, then calls ``on_disconnect``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        try:
+            while True:
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"x" * 65536,
+                        "more_body": True,
+                    }
+                )
+        except ClientDisconnected as exc:
+            on_disconnect(exc)
+
+    return app
+
+
+def test_A2W_ERR_06_error_from_a_disconnect_is_not_an_app_failure(
+    make: Callable[..., ASGIToWSGI], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A2W-ERR-06: an app that turns the ClientDisconnected from ``send()``
+    into its own error, as Starlette's StreamingResponse does with
+    ``ClientDisconnect``, is logged on one INFO line, not as an ERROR with a
+    traceback; an unrelated error after an early close is still an ERROR."""
+
+    class FrameworkDisconnect(Exception):
+        pass
+
+    def translate(exc: ClientDisconnected) -> None:
+        raise FrameworkDisconnect
+
+    def unrelated(exc: ClientDisconnected) -> None:
+        return None
+
+    async def buggy(scope: Scope, receive: Receive, send: Send) -> None:
+        await endless_sender(unrelated)(scope, receive, send)
+        raise KeyError("bug")
+
+    caplog.set_level(logging.DEBUG, logger="sgibridge")
+    for app in (endless_sender(translate), buggy):
+        result, _ = start(make(app), make_environ())
+        assert next(iter(result))
+        result.close()  # type: ignore[attr-defined]  # waits for the app to end
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], KeyError)
+    assert any(
+        r.levelno == logging.INFO and "FrameworkDisconnect" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize("translated", [False, True], ids=["raw", "translated"])
+def test_A2W_ERR_06_abandoned_app_is_freed_without_the_cyclic_gc(
+    make: Callable[..., ASGIToWSGI], translated: bool
+) -> None:
+    """A2W-ERR-06: the ClientDisconnected raised into the app after an early
+    close does not keep the app's frames alive in a reference cycle, so an
+    async generator the app was iterating is finalized at once, not whenever
+    the cyclic GC runs (under gunicorn a StreamingResponse's generator stayed
+    open until the worker shut down)."""
+
+    class Marker:
+        pass
+
+    refs: list[weakref.ref[Marker]] = []
+
+    def on_disconnect(exc: ClientDisconnected) -> None:
+        if translated:
+            raise RuntimeError("the framework's own disconnect error")
+        raise exc
+
+    inner = endless_sender(on_disconnect)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        marker = Marker()  # lives as long as this frame
+        refs.append(weakref.ref(marker))
+        await inner(scope, receive, send)
+
+    gc.collect()
+    gc.disable()
+    try:
+        result, _ = start(make(app), make_environ())
+        assert next(iter(result))
+        result.close()  # type: ignore[attr-defined]  # waits for the app to end
+        wait_for(lambda: refs[0]() is None)
+    finally:
+        gc.enable()
 
 
 def test_A2W_ERR_07_background_work_is_bounded(make: Callable[..., ASGIToWSGI]) -> None:

@@ -486,19 +486,31 @@ class _Request:
     def finish(self, exc: BaseException | None) -> None:
         """The app task ended; tell T, whatever happened."""
         self.canceller = None
+        aborted = self.out.aborted
+        if aborted is not None:
+            # A2W-ERR-06: the pipe raised the one exception close() stored in it into
+            # the app, so its traceback holds the app's frames, which hold this
+            # request and so the pipe: a cycle that kept the app's frames, and any
+            # async generator they iterated, alive until the cyclic GC ran.
+            aborted.__traceback__ = None
         if exc is not None and not isinstance(exc, Exception):
             exc = _AppCancelled(
                 "A2W-ERR-07: the ASGI app was cancelled (close_timeout or shutdown)"
             )
         if self.ended or self.closed_early:
-            if exc is not None:
-                if isinstance(exc, (ClientDisconnected, _AppCancelled)):
-                    logger.debug("the ASGI app ended after the response: %r", exc)
-                else:
-                    logger.error(
-                        "the ASGI app raised after its response was complete",
-                        exc_info=exc,
-                    )
+            gone = self.disconnected or self.closed_early
+            if isinstance(exc, (ClientDisconnected, _AppCancelled)):
+                logger.debug("the ASGI app ended after the response: %r", exc)
+            elif exc is not None and gone and _after_disconnect(exc):
+                # A2W-ERR-06: the app turned the ClientDisconnected from send() into
+                # its own error (Starlette raises ClientDisconnect): a routine
+                # disconnect, not an app failure worth a traceback.
+                logger.info("the ASGI app raised %r after the client disconnected", exc)
+            elif exc is not None:
+                logger.error(
+                    "the ASGI app raised after its response was complete",
+                    exc_info=exc,
+                )
         elif exc is None:
             if not self.started:
                 error: BaseException = _IncompleteResponse(
@@ -866,6 +878,19 @@ class _Request:
         self.runner.call_soon(self.cancel)
         if not self.done_lock.acquire(timeout=CANCEL_GRACE):
             logger.error("A2W-ERR-07: the ASGI app did not end after it was cancelled")
+
+
+def _after_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a :class:`ClientDisconnected`
+    (its ``__cause__``/``__context__`` chain holds one)."""
+    seen: set[int] = set()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ClientDisconnected):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _run_job(job: Callable[[], object], waiter: Waiter[Any]) -> None:

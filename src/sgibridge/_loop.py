@@ -245,3 +245,6 @@ class LoopRunner:
                     raise  # Cancelled: caught by the scope that was cancelled
             finally:
                 target.finish(exc)
+                # The caught exception's traceback holds this frame: do not let the
+                # frame hold it back, or the app's frames live until the cyclic GC.
+                exc = None

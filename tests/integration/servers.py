@@ -14,9 +14,10 @@ rather than failing.  The child's stdout and stderr go to one temporary *file*, 
 chatty server can never block on a full pipe; ``Server.log()`` reads it back, and every startup
 failure raises with the tail of that log.
 
-Shutdown sends SIGTERM to the server (its process-group leader), waits up to ``stop_timeout``
-seconds, then SIGKILLs the whole process group, and finally checks that no process of the group is
-left: a leaked worker fails the test that started it.
+Shutdown sends SIGTERM (or ``stop_signal``) to the server (its process-group leader), waits up to
+``stop_timeout`` seconds, then SIGKILLs the whole process group, and finally checks that no process
+of the group is left: a leaked worker fails the test that started it.  The log stays readable
+through ``Server.log()`` after the block, so shutdown output can be checked.
 
 Memory and thread counts are read from ``/proc`` for the whole process tree (the server and all
 its descendants, so gunicorn's and hypercorn's workers are included).
@@ -163,6 +164,7 @@ class Server:
     argv: list[str]
     log_path: Path
     _proc: subprocess.Popen[bytes] = field(repr=False)
+    _final_log: str | None = field(default=None, repr=False)
 
     def url(self, path: str = "/") -> str:
         """Return the absolute URL of ``path`` on this server."""
@@ -185,7 +187,13 @@ class Server:
         return sum(_status_value(pid, "Threads") for pid in self.pids())
 
     def log(self) -> str:
-        """Return everything the server wrote to stdout and stderr so far."""
+        """Return everything the server wrote to stdout and stderr so far.
+
+        After the ``serve()`` block has ended, this is the whole log, kept from the moment the
+        server stopped (so shutdown output can be checked after the log file is deleted).
+        """
+        if self._final_log is not None:
+            return self._final_log
         return self.log_path.read_bytes().decode("utf-8", "replace")
 
     def log_tail(self, lines: int = 40) -> str:
@@ -321,12 +329,16 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen[bytes], stop_timeout: float) -> list[int]:
+def _stop(
+    proc: subprocess.Popen[bytes],
+    stop_timeout: float,
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> list[int]:
     """Stop the server's whole process group; return the pids still alive afterwards (none)."""
     pgid = proc.pid
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, stop_signal)
         try:
             proc.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
@@ -396,6 +408,7 @@ def serve(
     cwd: str | None = None,
     startup_timeout: float = 20,
     stop_timeout: float = 10,
+    stop_signal: signal.Signals = signal.SIGTERM,
 ) -> Iterator[Server]:
     """Run ``target`` (``module:attr``) on a real server bound to 127.0.0.1 for the block's duration.
 
@@ -411,7 +424,9 @@ def serve(
     :param env: extra environment variables for the server, on top of ``os.environ``.
     :param cwd: the server's working directory; ``tests/integration`` by default.
     :param startup_timeout: seconds to wait for the port to accept connections.
-    :param stop_timeout: seconds between SIGTERM and SIGKILL on exit.
+    :param stop_timeout: seconds between ``stop_signal`` and SIGKILL on exit.
+    :param stop_signal: the signal that asks the server to stop on exit. waitress has no SIGTERM
+        handler (the process dies without running ``atexit`` hooks); it stops cleanly on SIGINT.
     :raises ServerStartError: when the server exits or does not accept connections in time; the
         message ends with the tail of the server's log.
     :raises AssertionError: on exit, when a process of the server's group survived SIGKILL.
@@ -471,7 +486,8 @@ def serve(
         try:
             yield handle
         finally:
-            left = _stop(proc, stop_timeout)
+            left = _stop(proc, stop_timeout, stop_signal)
+            handle._final_log = handle.log()
             assert not left, f"{server} left processes behind after SIGKILL: {left}"
     finally:
         with contextlib.suppress(OSError):
