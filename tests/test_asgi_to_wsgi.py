@@ -1509,17 +1509,24 @@ def test_A2W_ERR_04_return_before_final_body(make: Callable[..., ASGIToWSGI]) ->
 def test_A2W_ERR_05_start_response_error_raised_into_app(
     make: Callable[..., ASGIToWSGI],
 ) -> None:
+    """A2W-ERR-05: start_response runs on the WSGI thread in order with the
+    body; when the server rejects the start, the client gets E500 and the
+    app's next send() raises the server's error."""
     seen: list[BaseException] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        await receive()  # a read job: runs on the WSGI thread after the start job
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+            await send({"type": "http.response.body", "body": b"x"})
         except ValueError as exc:
             seen.append(exc)
             raise
 
     sr = Recorder(fail=ValueError("server rejects this header"))
-    response = call(make(app), sr=sr)
+    response = call(
+        make(app, chunk_size=4), make_environ("POST", body=b"0123456789"), sr=sr
+    )
     assert [str(e) for e in seen] == ["server rejects this header"]
     assert_e500(response)
     assert response.calls[-1][2][0] is ValueError

@@ -486,13 +486,6 @@ class _Request:
     def finish(self, exc: BaseException | None) -> None:
         """The app task ended; tell T, whatever happened."""
         self.canceller = None
-        aborted = self.out.aborted
-        if aborted is not None:
-            # A2W-ERR-06: the pipe raised the one exception close() stored in it into
-            # the app, so its traceback holds the app's frames, which hold this
-            # request and so the pipe: a cycle that kept the app's frames, and any
-            # async generator they iterated, alive until the cyclic GC ran.
-            aborted.__traceback__ = None
         if exc is not None and not isinstance(exc, Exception):
             exc = _AppCancelled(
                 "A2W-ERR-07: the ASGI app was cancelled (close_timeout or shutdown)"
@@ -511,6 +504,13 @@ class _Request:
                     "the ASGI app raised after its response was complete",
                     exc_info=exc,
                 )
+            if exc is not None:
+                # Logged and never raised again. An app that re-raises the
+                # ClientDisconnected it was given from a helper holds it in a
+                # frame of its own traceback, a cycle that would keep the app's
+                # frames (and an async generator they iterate) alive until the
+                # cyclic GC runs; under gunicorn, until the worker exits.
+                _drop_tracebacks(exc)
         elif exc is None:
             if not self.started:
                 error: BaseException = _IncompleteResponse(
@@ -645,12 +645,13 @@ class _Request:
         code = message["status"]
         self.keep_body = not (self.head or code == 204 or code == 304)  # A2W-SEND-10
         self.limit = length if self.keep_body else None
-        error = await self._on_thread(
-            partial(self._start_job, status, headers),
-            ClientDisconnected("A2W-ERR-06: the WSGI server closed the response"),
-        )
-        if error is not None:
-            raise error  # A2W-ERR-05
+        # start_response runs on T, in order with the body (A2W-SEND-03), and
+        # send() does not wait for it: a round trip to T and back would cost
+        # every request a second hand-off, for an error that the checks above
+        # already rule out for every header a PEP 3333 server rejects. Should
+        # the server raise anyway, the client gets E500 and the app's next
+        # send() raises the server's error (A2W-ERR-05).
+        self.out.call(partial(self._start_job, status, headers))
 
     async def _body(self, message: Message) -> None:
         if not self.started:
@@ -664,6 +665,8 @@ class _Request:
             )
         if self.ended:
             return  # A2W-SEND-08
+        if self.start_error is not None:
+            raise self.start_error  # A2W-ERR-05
         body = message.get("body", b"")
         if not isinstance(body, bytes):
             raise ASGIProtocolError(
@@ -778,13 +781,11 @@ class _Request:
         self.remaining = remaining
         return {"type": "http.request", "body": data, "more_body": remaining > 0}
 
-    def _start_job(self, status: str, headers: list[tuple[str, str]]) -> object:
+    def _start_job(self, status: str, headers: list[tuple[str, str]]) -> None:
         try:
             self.start_response(status, headers)
-        except Exception as exc:  # A2W-ERR-05: raised into the app
+        except Exception as exc:  # A2W-ERR-05: raised into the app by its next send()
             self.start_error = exc
-            return exc
-        return None
 
     # -- thread side: the response ---------------------------------------
 
@@ -878,6 +879,16 @@ class _Request:
         self.runner.call_soon(self.cancel)
         if not self.done_lock.acquire(timeout=CANCEL_GRACE):
             logger.error("A2W-ERR-07: the ASGI app did not end after it was cancelled")
+
+
+def _drop_tracebacks(exc: BaseException) -> None:
+    """Clear the tracebacks of ``exc`` and of its cause and context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
 
 
 def _after_disconnect(exc: BaseException) -> bool:

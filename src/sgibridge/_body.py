@@ -34,9 +34,10 @@ The contract, which the tests in ``tests/test_body.py`` hold:
    producer that runs ahead of a consumer that is not waiting makes no system
    call at all; at most one wake-up is issued per wait.
 3. **End, error and abort travel with the bytes.** ``close()`` is EOF,
-   ``fail(exc)`` makes the consumer raise ``exc`` after the bytes before it,
-   and ``abort(exc)`` (from the consumer: client gone, iterator closed) makes
-   the producer's next write raise ``exc``. Every wait also ends on an abort,
+   ``fail(exc)`` makes the consumer raise ``exc`` itself, with the producer's
+   traceback, after the bytes before it; and ``abort(exc)`` (from the
+   consumer: client gone, iterator closed) makes the producer's next write
+   raise a fresh copy of ``exc`` each time. Every wait also ends on an abort,
    so no side can hang on a peer that went away.
 4. **Reads of any shape are O(bytes).** :class:`InputStream` keeps one current
    chunk and an offset; ``read(n)``, ``readline()`` and iteration slice from
@@ -51,6 +52,7 @@ running loop and uses ``call_soon_threadsafe`` on asyncio or the trio token's
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -218,6 +220,19 @@ PASS_THROUGH = 16 * 1024
 COALESCE_LIMIT = 64 * 1024
 
 
+def _fresh(exc: BaseException) -> BaseException:
+    """A new exception like ``exc``, to raise once more.
+
+    Raising one stored exception object at every call would grow its
+    traceback with each raise and keep every frame it passed through alive
+    (and, through them, the request and the app's objects) until the cyclic
+    garbage collector runs."""
+    try:
+        return copy.copy(exc)
+    except Exception:  # pragma: no cover - an exception type that cannot be copied
+        return exc
+
+
 def _take(chunks: deque[bytes]) -> bytes:
     first = chunks.popleft()
     if len(first) >= PASS_THROUGH or not chunks:
@@ -318,7 +333,7 @@ class ThreadToLoop(_Pipe):
         """
         with self._lock:
             if self._aborted is not None:
-                raise self._aborted
+                raise _fresh(self._aborted)
             self._chunks.append(data)
             self._size += len(data)
             waiter = self._wake_loop()
@@ -328,7 +343,7 @@ class ThreadToLoop(_Pipe):
                 while self._size > self._low and self._aborted is None:
                     self._wait_thread()
             if self._aborted is not None:
-                raise self._aborted
+                raise _fresh(self._aborted)
 
     def flush(self) -> None:
         """Block until the consumer has taken every byte and come back for
@@ -342,7 +357,7 @@ class ThreadToLoop(_Pipe):
                     return
                 self._wait_thread()
             if self._aborted is not None:
-                raise self._aborted
+                raise _fresh(self._aborted)
 
     def close(self) -> None:
         """Mark the end of the bytes: the consumer reads ``b""`` after them."""
@@ -420,7 +435,7 @@ class LoopToThread(_Pipe):
         """
         with self._lock:
             if self._aborted is not None:
-                raise self._aborted
+                raise _fresh(self._aborted)
             if data:
                 self._chunks.append(data)
                 self._size += len(data)
@@ -433,7 +448,7 @@ class LoopToThread(_Pipe):
         """
         with self._lock:
             if self._aborted is not None:
-                raise self._aborted
+                raise _fresh(self._aborted)
             self._jobs.append(job)
             self._wake_thread()
 
@@ -446,7 +461,7 @@ class LoopToThread(_Pipe):
         while True:
             with self._lock:
                 if self._aborted is not None:
-                    raise self._aborted
+                    raise _fresh(self._aborted)
                 if self._size <= limit:
                     return
                 limit = self._low  # once waiting, resume at the low watermark
@@ -462,7 +477,7 @@ class LoopToThread(_Pipe):
         while True:
             with self._lock:
                 if self._aborted is not None:
-                    raise self._aborted
+                    raise _fresh(self._aborted)
                 if self._demanded:
                     return
                 waiter = self._loop_waiter = self._bridge.waiter()
@@ -511,7 +526,7 @@ class LoopToThread(_Pipe):
                         self._notify_loop()
                     return data
                 if self._aborted is not None:
-                    raise self._aborted
+                    raise _fresh(self._aborted)
                 if self._closed:
                     if self._failed is not None:
                         raise self._failed
@@ -607,7 +622,7 @@ class InputStream:
     def _fill(self) -> bool:
         """Load the next chunk once the current one is used up; False at EOF."""
         if self._error is not None:
-            raise self._error
+            raise _fresh(self._error)
         while not self._eof:
             assert self._source is not None
             try:
