@@ -1149,3 +1149,11 @@ def test_options_are_validated() -> None:
     with pytest.raises(ValueError, match="buffer_size"):
         WSGIToASGI(hello, buffer_size=0)
     assert WSGIToASGI(hello, send_queue_size=4).buffer_size == 4 * 65536
+
+
+def test_a2wsgi_positional_arguments_still_work() -> None:
+    """a2wsgi's WSGIMiddleware(app, workers, send_queue_size) keeps working."""
+    mw = WSGIMiddleware(hello, 3, 2)
+    assert (mw.workers, mw.buffer_size) == (3, 2 * 65536)
+    with pytest.raises(TypeError):
+        WSGIToASGI(hello, 3, 2, 1)  # type: ignore[call-arg]

@@ -161,6 +161,11 @@ class WSGIToASGI:
     :param app: the WSGI application.
     :param workers: the most WSGI calls that run at once; each runs on its own
         thread from a bounded pool (CONFORMANCE W2A-THR-01).
+    :param send_queue_size: accepted, like ``workers`` also by position, for a
+        drop-in switch from a2wsgi's ``WSGIMiddleware(app, workers,
+        send_queue_size)``: its queue held this many response messages; here
+        it sets ``buffer_size`` to that many 64 KiB chunks unless
+        ``buffer_size`` is also given.
     :param buffer_size: the high watermark, in bytes, of each body buffer
         (default 1 MiB): request read-ahead and unsent response bytes never
         exceed it by more than one chunk.
@@ -185,16 +190,14 @@ class WSGIToASGI:
         connections, which a WSGI app cannot serve.
     :param on_startup: callables run in a worker thread on lifespan startup.
     :param on_shutdown: callables run in a worker thread on lifespan shutdown.
-    :param send_queue_size: accepted for a drop-in switch from a2wsgi: its
-        queue held this many response messages; here it sets ``buffer_size``
-        to that many 64 KiB chunks unless ``buffer_size`` is also given.
     """
 
     def __init__(
         self,
         app: WSGIApp,
-        *,
         workers: int = 10,
+        send_queue_size: int | None = None,
+        *,
         buffer_size: int | None = None,
         max_body_size: int | None = None,
         root_path_mode: Literal["auto", "included", "excluded"] = "auto",
@@ -207,7 +210,6 @@ class WSGIToASGI:
         websocket_status: int = 403,
         on_startup: Iterable[Callable[[], object]] = (),
         on_shutdown: Iterable[Callable[[], object]] = (),
-        send_queue_size: int | None = None,
     ) -> None:
         if buffer_size is None:
             buffer_size = DEFAULT_HIGH_WATER
