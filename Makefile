@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## Serve examples/flask_app.py on Uvicorn through WSGIToASGI at 127.0.0.1:8000.
 run: $(STAMP)
-	$(BIN)/python -m uvicorn examples.flask_app:asgi_app --host 127.0.0.1 --port 8000
+	$(BIN)/sgibridge serve examples.flask_app:app --host 127.0.0.1 --port 8000
 
 ## Lint, type-check and run the full suite with the coverage gate.
 test: lint typecheck pytest

@@ -2,7 +2,8 @@
 
 Run it (the README's main job)::
 
-    make run        # or: uvicorn examples.flask_app:asgi_app --port 8000
+    make run        # or: sgibridge serve examples.flask_app:app
+                    # or: uvicorn examples.flask_app:asgi_app --port 8000
 
 then open http://127.0.0.1:8000/.
 """
