@@ -416,6 +416,41 @@ async def test_CORE_HDR_rejections_answer_canned_without_calling_app() -> None:
 # -- start_response --------------------------------------------------------
 
 
+async def test_W2A_SR_01_signature_and_write_callable() -> None:
+    """W2A-SR-01: start_response(status, response_headers, exc_info=None), all
+    positional, returns the write callable."""
+    seen: list[object] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        write = start_response("200 OK", TEXT, None)
+        seen.append(write)
+        write(b"written")
+        return []
+
+    result = await run(WSGIToASGI(app))
+    assert callable(seen[0]) and result.body == b"written"
+
+
+async def test_W2A_SR_10_no_reference_to_exc_info_kept() -> None:
+    """W2A-SR-10: the adapter keeps no reference to the exc_info tuple once
+    start_response returns."""
+    counts: list[int] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", TEXT)
+        try:
+            raise ValueError("handled by the app")
+        except ValueError:
+            exc_info = sys.exc_info()
+        before = sys.getrefcount(exc_info)
+        start_response("500 Internal Server Error", TEXT, exc_info)
+        counts.extend((before, sys.getrefcount(exc_info)))
+        return [b"error page"]
+
+    result = await run(WSGIToASGI(app, raise_exc_info=False))
+    assert result.status == 500 and counts[0] == counts[1]
+
+
 async def test_W2A_SR_02_03_bad_status_or_headers_give_500_and_raise() -> None:
     """W2A-SR-02/03, W2A-ERR-01: validation errors raise from start_response; the
     client gets E500 with no exception text; the error is re-raised."""
