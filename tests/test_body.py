@@ -172,6 +172,19 @@ async def test_W2A_IN_08_disconnect_mid_body_raises() -> None:
     assert len(errors) == 2 and all(isinstance(e, ClientDisconnected) for e in errors)
 
 
+async def test_W2A_IN_08_disconnect_after_the_whole_body_is_no_error() -> None:
+    """W2A-IN-08: a disconnect after more_body=False leaves the body intact:
+    the reader gets every byte, then EOF."""
+    pipe = LoopToThread(LoopBridge())
+    stream = InputStream(b"first ", pipe)
+    pipe.put(b"second")
+    pipe.close()
+    pipe.fail(ClientDisconnected("gone after the body"))
+    with anyio.fail_after(10):
+        assert await anyio.to_thread.run_sync(stream.read) == b"first second"
+    assert stream.read() == b""
+
+
 async def test_W2A_IN_13_blocked_read_raises_promptly_on_abort() -> None:
     """W2A-IN-13: a read blocked on the pipe raises once the request is abandoned."""
     pipe = LoopToThread(LoopBridge())

@@ -109,28 +109,38 @@ class Waiter(Generic[T]):
         raise NotImplementedError
 
 
-def _resolve(future: asyncio.Future[Any], value: object) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
 class _AsyncioWaiter(Waiter[T]):
-    __slots__ = ("_future", "_loop")
+    # A task cancelled while awaiting a future cancels that future too, so the
+    # value is kept here as well and a later wait (the shielded one that
+    # waits for the thread after a cancellation) gets a fresh future. Both
+    # resolving and waiting run on the loop thread, so they cannot race.
+    __slots__ = ("_done", "_future", "_loop", "_value")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._future: asyncio.Future[T] = loop.create_future()
+        self._done = False
+        self._value: T | None = None
 
     def set_threadsafe(self, value: T) -> None:
         try:
-            self._loop.call_soon_threadsafe(_resolve, self._future, value)
+            self._loop.call_soon_threadsafe(self.set, value)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
     def set(self, value: T) -> None:
-        _resolve(self._future, value)
+        if self._done:
+            return
+        self._done = True
+        self._value = value
+        if not self._future.done():
+            self._future.set_result(value)
 
     async def wait(self) -> T:
+        if self._done:
+            return self._value  # type: ignore[return-value]
+        if self._future.cancelled():
+            self._future = self._loop.create_future()
         return await self._future
 
 
@@ -490,8 +500,13 @@ class LoopToThread(_Pipe):
             self._wake_thread()
 
     def fail(self, exc: BaseException) -> None:
-        """End abnormally: :meth:`take` raises ``exc`` after the bytes."""
+        """End abnormally: :meth:`take` raises ``exc`` after the bytes. Once
+        :meth:`close` declared the end, the bytes are complete and this does
+        nothing: a request body that fully arrived is never turned into an
+        error by a disconnect that came after it (CONFORMANCE W2A-IN-08)."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._failed = exc
             self._wake_thread()
