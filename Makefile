@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean
+.PHONY: run test lint typecheck pytest bench bench-quick fuzz soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ bench-quick:
 bench:
 	bash benchmarks/setup.sh
 	.venv-bench/bin/python -m benchmarks.run --full
+
+FUZZ_SECONDS ?= 60
+## Coverage-guided fuzzing of the translation core (atheris), for FUZZ_SECONDS.
+fuzz: $(STAMP)
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
+	mkdir -p fuzz/corpus
+	cd fuzz && ../$(BIN)/python fuzz_translate.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 corpus
+
+## The full soak: 50k requests per adapter and server, with random disconnects.
+soak: $(STAMP)
+	SGIBRIDGE_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/reliability/test_soak.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .coverage .mypy_cache .pytest_cache .ruff_cache

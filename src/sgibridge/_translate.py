@@ -892,7 +892,12 @@ def scope_to_environ(
         environ["HTTP_HOST"] = authority
     content_length = environ.get("CONTENT_LENGTH")
     if content_length is not None:
-        if not (content_length.isascii() and content_length.isdigit()):
+        # _parse_length also refuses more digits than int() converts, which
+        # the adapter's int(CONTENT_LENGTH) would otherwise raise on.
+        if (
+            not content_length.isascii()
+            or _parse_length(content_length.encode()) is None
+        ):
             raise RequestRejected(
                 400,
                 f"W2A-ENV-08: Content-Length must match ^[0-9]+$, got {_short(content_length)}",
