@@ -210,6 +210,38 @@ def test_A2W_LIFE_04_startup_failed_gives_e500(
     )
 
 
+@pytest.mark.parametrize("mode", ["auto", "on"])
+def test_A2W_LIFE_04_startup_that_hangs_times_out_to_e500(
+    make: Callable[..., ASGIToWSGI], caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    """A2W-LIFE-04: a startup that never answers holds requests for at most
+    startup_timeout seconds; then startup counts as failed (in every lifespan
+    mode), the reason is logged at ERROR, the task is cancelled, and every
+    request gets E500 instead of waiting for ever."""
+    caplog.set_level(logging.INFO, logger="sgibridge")
+    cancelled: list[bool] = []
+
+    async def hang(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "lifespan", "the app must not be called"
+        await receive()
+        try:
+            await anyio.sleep(30)  # never answers lifespan.startup
+        except BaseException:
+            cancelled.append(True)
+            raise
+
+    mw = make(hang, lifespan=mode, startup_timeout=0.05)
+    for _ in range(2):
+        assert get(mw) == ("500 Internal Server Error", b"Internal Server Error")
+    assert cancelled == [True]
+    assert any(
+        r.levelno == logging.ERROR and "startup_timeout=0.05" in r.getMessage()
+        for r in caplog.records
+    )
+    with pytest.raises(ValueError, match="startup_timeout"):
+        make(hang, startup_timeout=-1)
+
+
 def test_A2W_LIFE_05_auto_unsupported_carries_on(
     make: Callable[..., ASGIToWSGI], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -173,6 +173,9 @@ class ASGIToWSGI:
     :param close_timeout: seconds the result's ``close()`` waits for the app
         once the response is over or the server gave up on it, before the
         task is cancelled; ``None`` waits until it returns.
+    :param startup_timeout: seconds requests wait for lifespan startup; past
+        it, startup counts as failed (requests get 500 and the reason is
+        logged) and the lifespan task is cancelled. ``None`` waits for ever.
     :param shutdown_timeout: seconds :meth:`shutdown` waits for the app to
         answer ``lifespan.shutdown``.
     :param backend: ``"asyncio"`` (uvloop when installed) or ``"trio"``.
@@ -190,6 +193,7 @@ class ASGIToWSGI:
         asgi_version: Literal["2.0", "3.0"] | None = None,
         chunk_size: int = 65536,
         close_timeout: float | None = None,
+        startup_timeout: float | None = 60.0,
         shutdown_timeout: float = 30.0,
         backend: Literal["asyncio", "trio"] = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
@@ -216,6 +220,10 @@ class ASGIToWSGI:
             raise ValueError(
                 f"close_timeout must be >= 0 or None, got {close_timeout!r}"
             )
+        if startup_timeout is not None and not startup_timeout >= 0:
+            raise ValueError(
+                f"startup_timeout must be >= 0 or None, got {startup_timeout!r}"
+            )
         if not shutdown_timeout >= 0:
             raise ValueError(f"shutdown_timeout must be >= 0, got {shutdown_timeout!r}")
         if loop is not None and backend != "asyncio":
@@ -228,6 +236,7 @@ class ASGIToWSGI:
         self.lifespan = lifespan
         self.chunk_size = chunk_size
         self.close_timeout = close_timeout
+        self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.backend = backend
         if asgi_version is None:  # A2W-APP-02, in asgiref's order
@@ -300,7 +309,12 @@ class ASGIToWSGI:
         if not rt.ready:
             lifespan = rt.lifespan
             assert lifespan is not None
-            lifespan.started.wait()
+            timeout = self.startup_timeout
+            if not lifespan.started.wait(timeout):
+                assert timeout is not None
+                rt.runner.call_soon(partial(lifespan.time_out, timeout))
+                if not lifespan.started.wait(CANCEL_GRACE):  # pragma: no cover
+                    lifespan.outcome = "failed"  # an app that ignores cancellation
             if lifespan.outcome == "complete":
                 rt.state = lifespan.state
             rt.failed = lifespan.outcome == "failed"

@@ -71,6 +71,7 @@ class LifespanClient:
         "_phase",
         "_receives",
         "_shutdown",
+        "_timed_out",
         "asgi_version",
         "canceller",
         "mode",
@@ -97,6 +98,7 @@ class LifespanClient:
         #: Set by the loop runner: cancels the task, on the loop thread.
         self.canceller: Callable[[], object] | None = None
         self._phase = "startup"
+        self._timed_out: float | None = None
         self._receives = 0
         self._shutdown: Waiter[None] | None = None
 
@@ -120,6 +122,8 @@ class LifespanClient:
         if phase == "startup":
             if exc is None:
                 why = "the app returned without answering 'lifespan.startup'"
+            elif self._timed_out is not None:
+                why = f"it did not finish within startup_timeout={self._timed_out!r} seconds"
             elif cancelled:
                 why = "the lifespan task was cancelled during startup"
             else:
@@ -148,6 +152,14 @@ class LifespanClient:
             logger.error("the lifespan task raised after startup", exc_info=exc)
         self.started.set()
         self.stopped.set()
+
+    def time_out(self, timeout: float) -> None:
+        """On the loop: startup took longer than ``timeout`` seconds. Cancel
+        the task; :meth:`finish` records the failure, so requests get E500
+        rather than waiting for ever (A2W-LIFE-04)."""
+        if self._phase == "startup" and self.canceller is not None:
+            self._timed_out = timeout
+            self.canceller()
 
     async def _receive(self) -> Message:
         count = self._receives
