@@ -35,6 +35,7 @@ from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
 import sgibridge
+import sgibridge._asgi_to_wsgi as asgi_to_wsgi
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
 
 Message = dict[str, Any]
@@ -1876,3 +1877,34 @@ def test_no_thread_leak_after_close(backend: dict[str, Any]) -> None:
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX-only test helpers")
+
+
+def test_A2W_ERR_01_internal_error_is_a_logged_e500(
+    make: Callable[..., ASGIToWSGI],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A2W-ERR-01: an unexpected error in sgibridge's own request handling
+    becomes E500 with the cause logged, never an exception out of the WSGI
+    call (which a server would turn into its own error page)."""
+
+    def broken(self: object) -> Iterable[bytes]:
+        raise RuntimeError("internal failure")
+
+    mw = make(respond())
+    monkeypatch.setattr(asgi_to_wsgi._Request, "respond", broken)
+    with caplog.at_level(logging.ERROR, logger="sgibridge"):
+        response = call(mw)
+    assert_e500(response)
+    assert response.calls[-1][2] is not None
+    assert any(
+        "internal failure" in (r.exc_text or "") or r.exc_info for r in caplog.records
+    )
+
+
+def test_exc_info_for_an_exception_without_traceback() -> None:
+    """The loop may already have dropped an app exception's traceback; the
+    exc_info handed to start_response still carries one."""
+    exc = ValueError("no traceback")
+    kind, value, tb = asgi_to_wsgi._exc_info(exc)
+    assert (kind, value) == (ValueError, exc) and tb is not None

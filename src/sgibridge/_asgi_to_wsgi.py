@@ -275,6 +275,22 @@ class ASGIToWSGI:
         except RequestRejected as exc:
             logger.info("request rejected with %d: %s", exc.status, exc.reason)
             return _canned(start_response, exc.status)
+        try:
+            return self._serve(rt, environ, start_response, scope, length)
+        except Exception as exc:  # a bug here must not become the server's own 500
+            logger.exception("sgibridge failed to serve the request")
+            line, headers, body = canned_wsgi(500)
+            start_response(line, headers, _exc_info(exc))
+            return [body]
+
+    def _serve(
+        self,
+        rt: _Runtime,
+        environ: Environ,
+        start_response: StartResponse,
+        scope: dict[str, Any],
+        length: int | None,
+    ) -> Iterable[bytes]:
         request = _Request(self, rt.runner, environ, start_response, scope)
         stream = environ.get("wsgi.input")
         if stream is None:
@@ -840,9 +856,7 @@ class _Request:
         self.closed_early = True
         self.runner.call_soon(self.closed_on_loop)
         line, headers, body = canned_wsgi(500)
-        tb = exc.__traceback__
-        assert tb is not None  # exc was raised by the app
-        self.start_response(line, headers, (type(exc), exc, tb))
+        self.start_response(line, headers, _exc_info(exc))
         return _Body([body], self)
 
     def _file_response(self, path: str) -> Iterable[bytes]:
@@ -893,6 +907,22 @@ class _Request:
         self.runner.call_soon(self.cancel)
         if not self.done_lock.acquire(timeout=CANCEL_GRACE):
             logger.error("A2W-ERR-07: the ASGI app did not end after it was cancelled")
+
+
+def _exc_info(
+    exc: BaseException,
+) -> tuple[type[BaseException], BaseException, TracebackType]:
+    """``exc_info`` for ``exc``. Its traceback may already be gone (the loop
+    drops the tracebacks of an app's exceptions once they are logged); then
+    ``exc`` is raised once here so that the server still gets one."""
+    tb = exc.__traceback__
+    if tb is None:
+        try:
+            raise exc
+        except BaseException as raised:
+            tb = raised.__traceback__
+    assert tb is not None
+    return type(exc), exc, tb
 
 
 def _drop_tracebacks(exc: BaseException) -> None:
