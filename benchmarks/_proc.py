@@ -71,6 +71,17 @@ def _group(pgid: int) -> list[int]:
     return [pid for pid, fields in _live() if int(fields[2]) == pgid]
 
 
+def _status_field(pid: int, key: str) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
 def _rss(pid: int) -> int:
     try:
         text = Path(f"/proc/{pid}/status").read_text()
@@ -94,6 +105,10 @@ class Proc:
     def rss_bytes(self) -> int:
         """Summed VmRSS of the server and all its descendants (gunicorn workers included)."""
         return sum(_rss(pid) for pid in _tree(self.pid))
+
+    def thread_count(self) -> int:
+        """Summed thread count of the server and all its descendants."""
+        return sum(_status_field(pid, "Threads:") for pid in _tree(self.pid))
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the server wrote."""

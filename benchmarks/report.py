@@ -173,6 +173,15 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
         },
         key=lambda s: int(s.rstrip("m")),
     )
+    leak_rows = []
+    for r in results:
+        leak = (r.get("metrics") or {}).get("leak")
+        if leak:
+            leak_rows.append(
+                f"| {'**' + r['adapter'] + '**' if r['adapter'] == 'sgibridge' else r['adapter']} "
+                f"| {leak['requests']:.0f} | {leak['errors']:.0f} | {_mib(leak['rss_growth'])} "
+                f"| {leak['threads_before']:.0f} | {leak['threads_after']:.0f} |"
+            )
     for size in sizes:
         for kind in ("download", "upload"):
             key = f"{kind}_{size}"
@@ -182,6 +191,14 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
             title = f"{kind} {size[:-1]} MiB, concurrency 1"
             heads = ["server RSS growth", "server RSS peak"]
             out.append(_table(title, "MB/s", rows, True, heads))
+    if leak_rows:
+        out.append(
+            "#### Leak check: GET /small at concurrency 16, then the idle server\n\n"
+            "| adapter | requests | errors | server RSS growth | threads before | "
+            "threads after |\n|---|---:|---:|---:|---:|---:|\n"
+            + "\n".join(leak_rows)
+            + "\n"
+        )
     return out
 
 

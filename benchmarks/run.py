@@ -173,14 +173,18 @@ def main(argv: list[str] | None = None) -> int:
             rounds=5, target_small_s=0.6, target_large_s=0.5, uvloop=args.uvloop
         )
         server_settings = ServerSettings(
-            duration_s=5.0, max_large_requests=1000, huge_mib=200, rounds=3
+            duration_s=5.0,
+            max_large_requests=1000,
+            huge_mib=(200, 1024),
+            leak_requests=100_000,
+            rounds=3,
         )
     else:
         settings = Settings(
             rounds=3, target_small_s=0.3, target_large_s=0.2, uvloop=args.uvloop
         )
         server_settings = ServerSettings(
-            duration_s=1.0, max_large_requests=20, rounds=1
+            duration_s=1.0, max_large_requests=20, leak_requests=5_000, rounds=1
         )
 
     started = time.monotonic()

@@ -13,9 +13,12 @@ so all adapters run under exactly the same server command line.  For each adapte
    else the built-in generator);
 3. a 10 MiB download (``GET /stream``) and a 10 MiB upload (``POST /upload``) at concurrency 1:
    MB/s of body, and the server's peak RSS growth (process tree, sampled every 20 ms);
-4. ``--full`` only, first round only: one 200 MiB download and one 200 MiB upload, for peak
-   server RSS (30 s timeout each);
-5. stop the server (SIGTERM, then SIGKILL after a timeout).
+4. ``--full`` only, first round only: one 200 MiB and one 1 GiB download and upload each, for
+   MB/s and peak server RSS (a timeout per transfer);
+5. first round only: the leak check, ``GET /small`` at concurrency 16 for ``leak_requests``
+   requests (100k in ``--full``), then the server's RSS growth over it and its thread count
+   before and after, once idle again;
+6. stop the server (SIGTERM, then SIGKILL after a timeout).
 
 With ``rounds > 1`` the whole sequence repeats with the adapter order rotated, and each figure is
 the median over the rounds.  Every measurement is bounded by a duration and a request count.
@@ -56,10 +59,12 @@ class ServerSettings:
     max_small_requests: int = 500_000
     max_large_requests: int = 20
     large_mib: int = 10
-    huge_mib: int = 0  # 0: skip the 200 MiB pass (quick mode)
+    huge_mib: tuple[int, ...] = ()  # () skips the large-body pass (quick mode)
+    leak_requests: int = 0  # 0 skips the leak check
     rounds: int = 1
     request_timeout_s: float = 30.0
-    huge_timeout_s: float = 30.0
+    huge_timeout_s: float = 120.0
+    leak_timeout_s: float = 300.0
     gthread_threads: int = 8
 
 
@@ -246,10 +251,10 @@ def _measure_one(proc: Proc, settings: ServerSettings, *, huge: bool) -> dict[st
             timeout=settings.request_timeout_s,
             body=bytes(large) if kind == "upload" else b"",
         )
-    if huge and settings.huge_mib:
-        huge_size = settings.huge_mib * MIB
+    for huge_mib in settings.huge_mib if huge else ():
+        huge_size = huge_mib * MIB
         for kind in ("download", "upload"):
-            out[f"{kind}_{settings.huge_mib}m"] = _transfer(
+            out[f"{kind}_{huge_mib}m"] = _transfer(
                 proc,
                 kind,
                 huge_size,
@@ -258,8 +263,43 @@ def _measure_one(proc: Proc, settings: ServerSettings, *, huge: bool) -> dict[st
                 timeout=settings.huge_timeout_s,
                 body=bytes(huge_size) if kind == "upload" else b"",
             )
+    if huge and settings.leak_requests:
+        out["leak"] = _leak_check(proc, settings)
     out["rss_after"] = proc.rss_bytes()
     return out
+
+
+def _settled(read: Callable[[], int], seconds: float = 2.0) -> int:
+    """The value ``read`` gives once the server is idle: the minimum over a short wait."""
+    values = [read()]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        values.append(read())
+    return min(values)
+
+
+def _leak_check(proc: Proc, settings: ServerSettings) -> dict[str, Any]:
+    """RSS and threads before and after ``leak_requests`` small requests."""
+    rss_before = _settled(proc.rss_bytes)
+    threads_before = _settled(proc.thread_count)
+    result = own_load(
+        proc.port,
+        "GET",
+        "/small",
+        concurrency=16,
+        duration=settings.leak_timeout_s,
+        max_requests=settings.leak_requests,
+        timeout=10,
+        expect_body=b"Hello, world!",
+    )
+    return {
+        "requests": result.requests,
+        "errors": result.errors,
+        "rss_growth": _settled(proc.rss_bytes) - rss_before,
+        "threads_before": threads_before,
+        "threads_after": _settled(proc.thread_count, seconds=12.0),
+    }
 
 
 def _last_error(proc: Proc) -> str:
@@ -327,7 +367,7 @@ def _run_direction(
             started = time.monotonic()
             try:
                 with running(argv, env=env, cwd=str(REPO_ROOT)) as proc:
-                    # The 200 MiB pass measures peak memory, not speed: once is enough.
+                    # The large bodies and the leak check run once, in the first round.
                     run = _measure_one(proc, settings, huge=round_no == 0)
                     row["runs"].append(run)
             except Exception as exc:  # one adapter's failure is a result, not a crash
