@@ -25,7 +25,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import anyio
@@ -37,6 +36,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 import sgibridge
 import sgibridge._asgi_to_wsgi as asgi_to_wsgi
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
+from wsgi_client import make_environ
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -73,35 +73,6 @@ async def wait_event(event: threading.Event) -> None:
     with anyio.fail_after(5):
         while not event.is_set():  # noqa: ASYNC110
             await anyio.sleep(0.001)
-
-
-def make_environ(
-    method: str = "GET",
-    path: str = "/",
-    body: bytes | None = None,
-    *,
-    stream: Any = None,
-    content_length: str | None = None,
-    env: dict[str, Any] | None = None,
-    **extra: str,
-) -> dict[str, Any]:
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-    }
-    if body is not None:
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-    if stream is not None:
-        environ["wsgi.input"] = stream
-    if content_length is not None:
-        environ["CONTENT_LENGTH"] = content_length
-    environ.update(extra)
-    environ.update(env or {})
-    setup_testing_defaults(environ)
-    return environ
 
 
 @dataclass

@@ -15,13 +15,11 @@ change at any time. They look only at what the adapter under test owns:
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import anyio
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from sgibridge._types import Environ, StartResponse
 
 from asgi_client import Exchange, make_scope
+from wsgi_client import make_environ
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -268,36 +267,6 @@ async def assert_w2a_recovers(mw: WSGIToASGI) -> None:
 # --------------------------------------------------------------------------
 # A2W: a scripted WSGI server side
 # --------------------------------------------------------------------------
-
-
-def make_environ(
-    method: str = "GET",
-    path: str = "/",
-    body: bytes | None = None,
-    *,
-    stream: Any = None,
-    content_length: str | None = None,
-    env: Mapping[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "wsgi.input": io.BytesIO(b""),
-    }
-    if body is not None:
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-    if stream is not None:
-        environ["wsgi.input"] = stream
-    if content_length is not None:
-        environ["CONTENT_LENGTH"] = content_length
-    environ.update(extra)
-    environ.update(env or {})
-    setup_testing_defaults(environ)
-    return environ
 
 
 @dataclass

@@ -27,6 +27,7 @@ import anyio
 import pytest
 
 from sgibridge import ASGIProtocolError, ASGIToWSGI, ClientDisconnected
+from wsgi_client import make_environ
 
 from .support import (
     CANNED,
@@ -40,7 +41,6 @@ from .support import (
     assert_a2w_recovers,
     assert_canned_wsgi,
     close_a2w,
-    make_environ,
     serve_wsgi,
     wait_until,
 )

@@ -146,27 +146,7 @@ environ_text = st.text(max_size=16) | st.sampled_from(
 
 @st.composite
 def environs(draw: st.DrawFn) -> dict[str, Any]:
-    keys = [
-        "REQUEST_METHOD",
-        "SCRIPT_NAME",
-        "PATH_INFO",
-        "QUERY_STRING",
-        "CONTENT_TYPE",
-        "CONTENT_LENGTH",
-        "SERVER_NAME",
-        "SERVER_PORT",
-        "SERVER_PROTOCOL",
-        "REMOTE_ADDR",
-        "REMOTE_PORT",
-        "REQUEST_URI",
-        "RAW_URI",
-        "HTTPS",
-        "wsgi.url_scheme",
-        "wsgi.input_terminated",
-        "HTTP_HOST",
-        "HTTP_X_Y",
-        "HTTP_",
-    ]
+    keys = TARGET._ENVIRON_KEYS  # the atheris target's list: one place to extend
     environ: dict[str, Any] = {}
     for key in keys:
         choice = draw(st.integers(0, 4))
