@@ -36,20 +36,13 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 import sgibridge
 import sgibridge._asgi_to_wsgi as asgi_to_wsgi
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
-from wsgi_client import make_environ
+from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 
-BACKENDS: list[Any] = [
-    pytest.param({"backend": "asyncio"}, id="uvloop"),
-    pytest.param(
-        {"backend": "asyncio", "backend_options": {"use_uvloop": False}}, id="asyncio"
-    ),
-    pytest.param({"backend": "trio"}, id="trio"),
-]
 
 TEXT = [(b"content-type", b"text/plain")]
 
@@ -158,7 +151,7 @@ def respond(
     return app
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=A2W_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(request.param)
 
@@ -177,11 +170,7 @@ def make(backend: dict[str, Any]) -> Iterator[Callable[..., ASGIToWSGI]]:
 
     yield factory
     for mw in made:
-        rt = mw._rt
-        mw.close()
-        if rt is not None and rt.runner._thread is not None:
-            rt.runner._thread.join(5)
-            assert not rt.runner._thread.is_alive(), "the loop thread leaked"
+        close_middleware(mw)
 
 
 def scope_of(

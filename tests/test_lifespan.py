@@ -20,22 +20,15 @@ import anyio
 import pytest
 
 from sgibridge import ASGIProtocolError, ASGIToWSGI
+from wsgi_client import A2W_BACKENDS, close_middleware
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 
-BACKENDS: list[Any] = [
-    pytest.param({"backend": "asyncio"}, id="uvloop"),
-    pytest.param(
-        {"backend": "asyncio", "backend_options": {"use_uvloop": False}}, id="asyncio"
-    ),
-    pytest.param({"backend": "trio"}, id="trio"),
-]
 
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
     made: list[ASGIToWSGI] = []
 
@@ -46,11 +39,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
 
     yield factory
     for mw in made:
-        rt = mw._rt
-        mw.close()
-        if rt is not None and rt.runner._thread is not None:
-            rt.runner._thread.join(5)
-            assert not rt.runner._thread.is_alive(), "the loop thread leaked"
+        close_middleware(mw)
 
 
 def get(mw: ASGIToWSGI) -> tuple[str, bytes]:

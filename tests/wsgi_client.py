@@ -1,16 +1,40 @@
-"""A hand-made WSGI server side for unit tests: environs.
+"""A hand-made WSGI server side for unit tests of ``ASGIToWSGI``.
 
 ``make_environ()`` builds a PEP 3333 environ the way a WSGI server would
-(completed by ``wsgiref.util.setup_testing_defaults``), for calling an
-``ASGIToWSGI`` directly.
+(completed by ``wsgiref.util.setup_testing_defaults``); :data:`A2W_BACKENDS`
+lists every loop the adapter runs apps on; :func:`close_middleware` shuts one
+down and checks that its loop thread is gone.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.util import setup_testing_defaults
+
+import pytest
+
+if TYPE_CHECKING:
+    from sgibridge import ASGIToWSGI
+
+#: Every loop ``ASGIToWSGI`` runs apps on: uvloop, stock asyncio and trio.
+A2W_BACKENDS: list[Any] = [
+    pytest.param({"backend": "asyncio"}, id="uvloop"),
+    pytest.param(
+        {"backend": "asyncio", "backend_options": {"use_uvloop": False}}, id="asyncio"
+    ),
+    pytest.param({"backend": "trio"}, id="trio"),
+]
+
+
+def close_middleware(mw: ASGIToWSGI) -> None:
+    """Shut ``mw`` down and check that its loop thread is gone."""
+    rt = mw._rt
+    mw.close()
+    if rt is not None and rt.runner._thread is not None:
+        rt.runner._thread.join(5)
+        assert not rt.runner._thread.is_alive(), "the loop thread leaked"
 
 
 def make_environ(

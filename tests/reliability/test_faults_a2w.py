@@ -27,7 +27,7 @@ import anyio
 import pytest
 
 from sgibridge import ASGIProtocolError, ASGIToWSGI, ClientDisconnected
-from wsgi_client import make_environ
+from wsgi_client import A2W_BACKENDS, make_environ
 
 from .support import (
     CANNED,
@@ -45,13 +45,6 @@ from .support import (
     wait_until,
 )
 
-BACKENDS: list[Any] = [
-    pytest.param({"backend": "asyncio"}, id="uvloop"),
-    pytest.param(
-        {"backend": "asyncio", "backend_options": {"use_uvloop": False}}, id="asyncio"
-    ),
-    pytest.param({"backend": "trio"}, id="trio"),
-]
 TEXT = [(b"content-type", b"text/plain")]
 Make = Callable[..., tuple[ASGIToWSGI, Tasks]]
 
@@ -60,7 +53,7 @@ class Boom(Exception):
     """The app's own failure."""
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Make]:
     before = set(threading.enumerate())
     made: list[ASGIToWSGI] = []
