@@ -132,6 +132,11 @@ def _inprocess_tables(direction: dict[str, Any]) -> list[str]:
 def _server_tables(direction: dict[str, Any]) -> list[str]:
     results = direction["results"]
     out = [f"`{direction['command']}`\n"]
+    if direction.get("scope"):
+        out.append(f"Scope: {direction['scope']}.\n")
+    if direction.get("error"):
+        out.append(f"Not run: {direction['error']}.\n")
+        return out
 
     def rows_for(key: str, value_key: str, extras: list[tuple[str, str]]) -> list[Row]:
         rows = []
@@ -233,12 +238,14 @@ def markdown(results: dict[str, Any]) -> str:
     servers = results.get("servers")
     if servers:
         lines.append(f"Load generator: {servers['stacks']['load']}\n")
-        for key, label in (
-            ("w2a", "W2A on Uvicorn"),
-            ("a2w", "A2W on Gunicorn gthread"),
-        ):
+        primary = {"w2a": "W2A on Uvicorn", "a2w": "A2W on Gunicorn gthread"}
+        for key, section in servers.items():
+            # The primary stacks (older results carry no label), then any secondary one.
+            if not isinstance(section, dict) or "results" not in section:
+                continue
+            label = section.get("label") or primary.get(key, key)
             lines.append(f"### Real servers: {label}\n")
-            lines += _server_tables(servers[key])
+            lines += _server_tables(section)
     return "\n".join(lines)
 
 
@@ -246,7 +253,10 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def chart_panels(results: dict[str, Any]) -> list[Panel]:
-    """Throughput and memory per adapter, one panel per scenario."""
+    """Throughput and memory per adapter, one panel per scenario.
+
+    Real servers: the primary stacks only (Uvicorn and Gunicorn), to keep the chart legible.
+    """
     panels: list[Panel] = []
     inprocess = results.get("inprocess") or {}
     for key in ("w2a", "a2w"):

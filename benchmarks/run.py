@@ -40,6 +40,7 @@ PACKAGES = (
     "gunicorn",
     "hypercorn",
     "waitress",
+    "granian",
     "anyio",
     "h11",
     "httptools",
@@ -184,7 +185,12 @@ def main(argv: list[str] | None = None) -> int:
             rounds=3, target_small_s=0.3, target_large_s=0.2, uvloop=args.uvloop
         )
         server_settings = ServerSettings(
-            duration_s=1.0, max_large_requests=20, leak_requests=5_000, rounds=1
+            duration_s=1.0,
+            max_large_requests=20,
+            leak_requests=0,
+            rounds=1,
+            secondary_small_only=True,
+            secondary_adapters=("sgibridge", "a2wsgi"),
         )
 
     started = time.monotonic()

@@ -4,6 +4,10 @@
   ``--no-access-log``, ``--lifespan off``), plus ``bare-asgi`` on Uvicorn as the ceiling.
 - **A2W:** the ASGI benchmark app through each A2W adapter on Gunicorn (``-k gthread
   --threads 8``, one worker), plus ``bare-wsgi`` on Gunicorn as the ceiling.
+- **Secondary servers:** W2A on Hypercorn and on Granian (``--interface asgi``, skipped when
+  not installed), A2W on Waitress (``--threads=8``).  They run steps 1-3 and 6 only (no large
+  bodies, no leak check); in quick mode, ``GET /small`` only, for sgibridge, a2wsgi and the
+  ceiling (``ServerSettings.secondary_small_only`` and ``secondary_adapters``).
 
 Every server serves ``benchmarks._serve:app``, which builds the adapter named in its environment,
 so all adapters run under exactly the same server command line.  For each adapter, in order:
@@ -13,9 +17,9 @@ so all adapters run under exactly the same server command line.  For each adapte
    else the built-in generator);
 3. a 10 MiB download (``GET /stream``) and a 10 MiB upload (``POST /upload``) at concurrency 1:
    MB/s of body, and the server's peak RSS growth (process tree, sampled every 20 ms);
-4. ``--full`` only, first round only: one 200 MiB and one 1 GiB download and upload each, for
+4. ``--full`` only, primary servers only, first round only: one 200 MiB and one 1 GiB download and upload each, for
    MB/s and peak server RSS (a timeout per transfer);
-5. first round only: the leak check, ``GET /small`` at concurrency 16 for ``leak_requests``
+5. primary servers only, first round only: the leak check, ``GET /small`` at concurrency 16 for ``leak_requests``
    requests (100k in ``--full``), then the server's RSS growth over it and its thread count
    before and after, once idle again;
 6. stop the server (SIGTERM, then SIGKILL after a timeout).
@@ -66,27 +70,75 @@ class ServerSettings:
     huge_timeout_s: float = 120.0
     leak_timeout_s: float = 300.0
     gthread_threads: int = 8
+    # The secondary servers (Hypercorn, Granian, Waitress) never run the large bodies or the
+    # leak check; these two trim them further (quick mode).
+    secondary_small_only: bool = False  # GET /small only, no 10 MiB transfers
+    secondary_adapters: tuple[
+        str, ...
+    ] = ()  # () runs every adapter; ceilings always run
 
 
-def _server_argv(direction: Direction, settings: ServerSettings) -> list[str]:
-    if direction == "w2a":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks._serve:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--no-access-log",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
+def _uvicorn_argv(settings: ServerSettings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks._serve:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "3",
+    ]
+
+
+def _hypercorn_argv(settings: ServerSettings) -> list[str]:
+    # No access log by default; one worker runs in the server process itself.
+    return [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        "benchmarks._serve:app",
+        "--bind",
+        "127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "3",
+    ]
+
+
+def _granian_argv(settings: ServerSettings) -> list[str]:
+    # No access log by default; the worker is a child process (RSS is summed over the tree).
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--workers-kill-timeout",
+        "3",
+        "benchmarks._serve:app",
+    ]
+
+
+def _gunicorn_argv(settings: ServerSettings) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -115,6 +167,46 @@ def _server_argv(direction: Direction, settings: ServerSettings) -> list[str]:
     return argv
 
 
+def _waitress_argv(settings: ServerSettings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "waitress",
+        "--listen=127.0.0.1:{port}",
+        f"--threads={settings.gthread_threads}",
+        "benchmarks._serve:app",
+    ]
+
+
+@dataclass(frozen=True)
+class ServerStack:
+    """One (direction, server) pair: a results key, a section label and a command line.
+
+    A *primary* stack runs every scenario (the large bodies and the leak check included); the
+    others skip those two, and in quick mode run ``GET /small`` only, for a few adapters.
+    """
+
+    key: str
+    direction: Direction
+    module: str
+    label: str
+    argv: Callable[[ServerSettings], list[str]]
+    primary: bool = False
+
+
+STACKS: tuple[ServerStack, ...] = (
+    ServerStack("w2a", "w2a", "uvicorn", "W2A on Uvicorn", _uvicorn_argv, True),
+    ServerStack(
+        "w2a-hypercorn", "w2a", "hypercorn", "W2A on Hypercorn", _hypercorn_argv
+    ),
+    ServerStack("w2a-granian", "w2a", "granian", "W2A on Granian", _granian_argv),
+    ServerStack(
+        "a2w", "a2w", "gunicorn", "A2W on Gunicorn gthread", _gunicorn_argv, True
+    ),
+    ServerStack("a2w-waitress", "a2w", "waitress", "A2W on Waitress", _waitress_argv),
+)
+
+
 def describe_servers() -> dict[str, str]:
     """Which server stacks run, for the report."""
 
@@ -125,7 +217,12 @@ def describe_servers() -> dict[str, str]:
     http = "httptools" if has("httptools") else "h11"
     return {
         "w2a": f"uvicorn (1 process, --loop auto={loop}, --http auto={http}, --no-access-log)",
+        "w2a-hypercorn": "hypercorn (1 worker, asyncio, h11)",
+        "w2a-granian": "granian --interface asgi (1 worker, --loop auto)"
+        if has("granian")
+        else "granian: not installed",
         "a2w": "gunicorn -k gthread --threads 8 -w 1",
+        "a2w-waitress": "waitress --threads=8",
         "load": f"wrk ({wrk_path()})"
         if wrk_path()
         else "built-in (selectors, raw sockets)",
@@ -223,7 +320,9 @@ def _transfer(
     }
 
 
-def _measure_one(proc: Proc, settings: ServerSettings, *, huge: bool) -> dict[str, Any]:
+def _measure_one(
+    proc: Proc, settings: ServerSettings, *, huge: bool, small_only: bool = False
+) -> dict[str, Any]:
     warm = own_load(
         proc.port, "GET", "/small", duration=0.3, max_requests=300, timeout=10
     )
@@ -241,7 +340,7 @@ def _measure_one(proc: Proc, settings: ServerSettings, *, huge: bool) -> dict[st
         result = _small(proc.port, concurrency, settings)
         out[f"small_c{concurrency}"] = result.as_dict()
     large = settings.large_mib * MIB
-    for kind in ("download", "upload"):
+    for kind in () if small_only else ("download", "upload"):
         out[f"{kind}_{settings.large_mib}m"] = _transfer(
             proc,
             kind,
@@ -329,16 +428,36 @@ def _median_metrics(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _run_direction(
-    direction: Direction,
+def _run_stack(
+    stack: ServerStack,
     settings: ServerSettings,
     only: frozenset[str] | None,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
+    direction = stack.direction
+    argv = stack.argv(settings)
+    out: dict[str, Any] = {
+        "direction": direction,
+        "server": stack.module,
+        "label": stack.label,
+        "command": " ".join(argv[1:]),
+    }
+    small_only = not stack.primary and settings.secondary_small_only
+    picked = settings.secondary_adapters if not stack.primary else ()
+    if not stack.primary:
+        scope = "GET /small only" if small_only else "no large bodies, no leak check"
+        if picked:
+            scope += "; adapters: " + ", ".join(picked) + " and the ceiling"
+        out["scope"] = scope
+    if importlib.util.find_spec(stack.module) is None:
+        log(f"  {stack.key} server skipped: {stack.module} is not installed")
+        return {**out, "error": f"{stack.module} is not installed", "results": []}
     specs: list[AdapterSpec] = []
     rows: dict[str, dict[str, Any]] = {}
     for spec in registry(direction):
         if only is not None and spec.name not in only:
+            continue
+        if picked and spec.role != "ceiling" and spec.name not in picked:
             continue
         # Check in this process first: same virtualenv, so the same answer, and much cheaper.
         built = build(spec)
@@ -352,7 +471,6 @@ def _run_direction(
         specs.append(spec)
         rows[spec.name] = {"adapter": spec.name, "role": spec.role, "runs": []}
 
-    argv = _server_argv(direction, settings)
     for round_no in range(settings.rounds):
         shift = round_no % max(1, len(specs))
         for spec in specs[shift:] + specs[:shift]:
@@ -368,14 +486,19 @@ def _run_direction(
             try:
                 with running(argv, env=env, cwd=str(REPO_ROOT)) as proc:
                     # The large bodies and the leak check run once, in the first round.
-                    run = _measure_one(proc, settings, huge=round_no == 0)
+                    run = _measure_one(
+                        proc,
+                        settings,
+                        huge=stack.primary and round_no == 0,
+                        small_only=small_only,
+                    )
                     row["runs"].append(run)
             except Exception as exc:  # one adapter's failure is a result, not a crash
                 row["error"] = str(exc) if isinstance(exc, RuntimeError) else repr(exc)
-                log(f"  {direction} server {spec.name:<10} FAILED {str(exc)[:300]}")
+                log(f"  {stack.key} server {spec.name:<10} FAILED {str(exc)[:300]}")
                 continue
             log(
-                f"  {direction} server {spec.name:<10} round {round_no + 1}/{settings.rounds} "
+                f"  {stack.key} server {spec.name:<10} round {round_no + 1}/{settings.rounds} "
                 f"{time.monotonic() - started:.1f} s"
             )
 
@@ -386,7 +509,7 @@ def _run_direction(
             row["metrics"] = _median_metrics(runs)
             row["rounds"] = len(runs)
         results.append(row)
-    return {"direction": direction, "command": " ".join(argv[1:]), "results": results}
+    return {**out, "results": results}
 
 
 def _base_env() -> dict[str, str]:
@@ -404,14 +527,13 @@ def run_servers(
     only: frozenset[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the real-server benchmarks for both directions; return a JSON-ready dict."""
+    """Run the real-server benchmarks for every stack; return a JSON-ready dict.
+
+    Each stack's results sit under its key (``"w2a"``, ``"w2a-hypercorn"``, ...), in run order.
+    """
     started = time.monotonic()
-    w2a = _run_direction("w2a", settings, only, log)
-    a2w = _run_direction("a2w", settings, only, log)
-    return {
-        "settings": asdict(settings),
-        "stacks": describe_servers(),
-        "w2a": w2a,
-        "a2w": a2w,
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    out: dict[str, Any] = {"settings": asdict(settings), "stacks": describe_servers()}
+    for stack in STACKS:
+        out[stack.key] = _run_stack(stack, settings, only, log)
+    out["seconds"] = round(time.monotonic() - started, 1)
+    return out
