@@ -33,7 +33,10 @@ GATE_TIMEOUT = 15.0
 
 
 def say(text: str) -> None:
-    print(f"{text} {os.getpid()}", file=sys.stderr, flush=True)
+    # One write() per line: print() writes the text and the newline apart,
+    # and two workers writing at once interleaved their lines in the log.
+    sys.stderr.write(f"{text} {os.getpid()}\n")
+    sys.stderr.flush()
 
 
 say("IMPORTED")

@@ -41,7 +41,9 @@ def hook(event: str) -> None:
     """Record a lifespan event: ``"STARTUP"`` or ``"SHUTDOWN"``."""
     if event == "STARTUP":
         _started.append(True)
-    print(f"FW-{event} {os.getpid()}", file=sys.stderr, flush=True)
+    # One write() per line: worker processes share the log file.
+    sys.stderr.write(f"FW-{event} {os.getpid()}\n")
+    sys.stderr.flush()
 
 
 def started() -> bool:

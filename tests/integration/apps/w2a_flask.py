@@ -61,7 +61,9 @@ def endless() -> Response:
             for _ in range(65536):
                 yield BLOCK
         finally:
-            print(f"ENDLESS-CLOSED {tag}", file=sys.stderr, flush=True)
+            # One write() per line: worker processes share the log file.
+            sys.stderr.write(f"ENDLESS-CLOSED {tag}\n")
+            sys.stderr.flush()
 
     return Response(blocks(), mimetype="application/octet-stream")
 
