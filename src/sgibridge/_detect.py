@@ -83,6 +83,8 @@ __all__ = (
     "import_target",
     "label",
     "load",
+    "refuse_asgi_for_wsgi_adapter",
+    "refuse_wsgi_for_asgi_adapter",
     "wrap",
 )
 
@@ -345,6 +347,81 @@ def detect_interface(obj: object) -> Detection:
         f"it takes {required} arguments; a WSGI app takes (environ, start_response), "
         f"an ASGI 3 app (scope, receive, send) and an ASGI 2 app (scope)",
     )
+
+
+# --- the adapters' construction check --------------------------------------------------------
+
+
+def _clear_interface(app: object) -> Interface | None:
+    """The interface ``app`` clearly speaks, or None when detection cannot tell.
+
+    "Clearly" is narrower than :func:`detect_interface`: ASGI needs an explicit
+    sign (``async def``, or asgiref's marker set to ``True``), WSGI an
+    ``(environ, start_response)`` signature; a callable that only has three
+    parameters (or one) is left to the adapter, as are mocks and proxies.
+    """
+    try:
+        detection = detect_interface(app)
+    except Exception:  # not an app at all, or a proxy that raises on inspection
+        return None
+    if detection.interface == "wsgi":
+        return "wsgi"
+    for marker, interface in (
+        ("_asgi_single_callable", "asgi3"),
+        ("_asgi_double_callable", "asgi2"),
+    ):
+        if getattr(app, marker, None) is True:
+            return cast("Interface", interface)
+    if inspect.isclass(app):
+        return detection.interface  # (scope) with an async __call__: ASGI 2
+    call = (
+        app
+        if inspect.isfunction(app) or inspect.ismethod(app)
+        else _own_call(type(app))
+    )
+    if call is not None and iscoroutinefunction(call):
+        return "asgi3"
+    return None
+
+
+def _app_name(app: object) -> str:
+    if inspect.isclass(app) or inspect.isfunction(app) or inspect.ismethod(app):
+        return f"{app.__qualname__}"
+    return f"{type(app).__qualname__}(...)"
+
+
+def refuse_asgi_for_wsgi_adapter(app: object) -> None:
+    """Raise when ``app``, given to :class:`~sgibridge.WSGIToASGI`, is clearly ASGI.
+
+    Called once by ``WSGIToASGI.__init__``; anything detection cannot tell is
+    accepted.
+
+    :raises TypeError: naming the adapter that fits, when ``app`` is an ASGI 3 or
+        ASGI 2 app (``async def``, or marked with asgiref's hints).
+    """
+    interface = _clear_interface(app)
+    if interface in ("asgi3", "asgi2"):
+        raise TypeError(
+            f"WSGIToASGI wraps a WSGI app; {_app_name(app)} is an "
+            f"{_LABELS[interface]} app: use it directly on an ASGI server, or "
+            f"ASGIToWSGI to serve it on a WSGI server"
+        )
+
+
+def refuse_wsgi_for_asgi_adapter(app: object) -> None:
+    """Raise when ``app``, given to :class:`~sgibridge.ASGIToWSGI`, is clearly WSGI.
+
+    Called once by ``ASGIToWSGI.__init__``; anything detection cannot tell is
+    accepted.
+
+    :raises TypeError: naming the adapter that fits, when ``app`` takes
+        ``(environ, start_response)``.
+    """
+    if _clear_interface(app) == "wsgi":
+        raise TypeError(
+            f"ASGIToWSGI wraps an ASGI app; {_app_name(app)} is a WSGI app: use it "
+            f"directly on a WSGI server, or WSGIToASGI to serve it on an ASGI server"
+        )
 
 
 # --- 3. wrap ----------------------------------------------------------------------------------
