@@ -82,7 +82,7 @@ def _asgi_apps() -> list[tuple[str, Any, str, str]]:
     ]
 
 
-def test_wsgi_to_asgi_refuses_every_asgi_app() -> None:
+def test_W2A_APP_04_wsgi_to_asgi_refuses_every_asgi_app() -> None:
     for name, app, shown, kind in _asgi_apps():
         with pytest.raises(TypeError) as caught:
             WSGIToASGI(app)
@@ -92,7 +92,7 @@ def test_wsgi_to_asgi_refuses_every_asgi_app() -> None:
         ), name
 
 
-def test_asgi_to_wsgi_refuses_every_wsgi_app() -> None:
+def test_A2W_APP_04_asgi_to_wsgi_refuses_every_wsgi_app() -> None:
     for name, app, shown in _wsgi_apps():
         with pytest.raises(TypeError) as caught:
             ASGIToWSGI(app)
@@ -136,14 +136,16 @@ def _one(scope: Any) -> Any:
     [_three, _star, _one, mock.Mock(), mock.MagicMock(), object(), 42],
     ids=["three-args", "star-args", "one-arg", "Mock", "MagicMock", "object", "int"],
 )
-def test_what_detection_cannot_tell_is_accepted(app: object) -> None:
+def test_W2A_APP_04_A2W_APP_04_what_detection_cannot_tell_is_accepted(
+    app: object,
+) -> None:
     """Only a clear sign refuses: async def or asgiref's marker for ASGI, an
     (environ, start_response) signature for WSGI; mocks, proxies and odd callables pass."""
     refuse_asgi_for_wsgi_adapter(app)
     refuse_wsgi_for_asgi_adapter(app)
 
 
-def test_asgiref_markers_count_only_when_true() -> None:
+def test_W2A_APP_04_asgiref_markers_count_only_when_true() -> None:
     def marked(scope: Any, receive: Any, send: Any) -> Any:
         return plain_asgi(scope, receive, send)
 
