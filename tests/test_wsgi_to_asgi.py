@@ -630,8 +630,8 @@ async def test_W2A_BODY_02_stream_is_backpressured() -> None:
 
 
 async def test_W2A_BODY_04_non_bytes_chunk() -> None:
-    """W2A-BODY-04: str, bytearray, memoryview, int, None chunks raise WSGIProtocolError."""
-    for bad in ["text", bytearray(b"x"), memoryview(b"x"), 5, None]:
+    """W2A-BODY-04: str, int, None chunks raise WSGIProtocolError."""
+    for bad in ["text", 5, None, [b"x"]]:
         app = streaming(Closing([bad]))
         result = await run(WSGIToASGI(app))
         assert result.status == 500 and isinstance(result.error, WSGIProtocolError), bad
@@ -1192,3 +1192,156 @@ def test_a2wsgi_positional_arguments_still_work() -> None:
     assert (mw.workers, mw.buffer_size) == (3, 2 * 65536)
     with pytest.raises(TypeError):
         WSGIToASGI(hello, 3, 2, 1)  # type: ignore[call-arg]
+
+
+# -- real apps first (liberal in what the app hands over) -----------------------
+
+
+async def test_W2A_BODY_04_bytes_like_chunks_are_accepted() -> None:
+    """W2A-BODY-04 (amended): bytearray, memoryview and bytes subclasses, from
+    the iterable and from write(), go out as the bytes they hold, as under
+    Uvicorn's own WSGI support; the app may reuse its buffer afterwards."""
+
+    class Tagged(bytes):
+        pass
+
+    buffer = bytearray(b"mutable ")
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[Any]:
+        write: Any = start_response("200 OK", TEXT)
+        write(memoryview(b"view "))
+        write(bytearray(b"array "))
+        yield buffer
+        buffer[:] = b"CHANGED!"
+        yield memoryview(b"--slice--")[2:7]
+        yield Tagged(b" tagged")
+
+    result = await run(WSGIToASGI(app))
+    assert result.error is None and result.finished
+    assert result.body == b"view array mutable slice tagged"
+    assert all(type(m["body"]) is bytes for m in result.bodies)
+
+    def listed_app(environ: Environ, start_response: StartResponse) -> Any:
+        start_response("200 OK", TEXT)
+        return [bytearray(b"ab"), memoryview(b"cd")]
+
+    listed = await run(WSGIToASGI(listed_app))
+    assert (listed.body, listed.header(b"content-length")) == (b"abcd", b"4")
+
+
+async def test_W2A_BODY_10_head_of_unknown_length_has_no_content_length() -> None:
+    """W2A-BODY-10 (amended, RFC 9110 §8.6): a HEAD answered with an empty body
+    and no Content-Length of the app's own gets no content-length, as a
+    streamed GET of unknown length would not; a declared one is kept."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return ()  # what werkzeug returns for HEAD
+        return iter([b"data: 1\n\n", b"data: 2\n\n"])
+
+    for method in ("HEAD", "GET"):
+        result = await run(WSGIToASGI(app), make_scope(method))
+        assert result.status == 200 and result.finished and result.error is None
+        assert result.header(b"content-length") is None, method
+    assert result.body == b"data: 1\n\ndata: 2\n\n"
+
+    def generator(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", TEXT)
+        yield b""
+
+    head = await run(WSGIToASGI(generator), make_scope("HEAD"))
+    assert head.finished and head.header(b"content-length") is None
+    get = await run(WSGIToASGI(generator), make_scope("GET"))
+    assert get.header(b"content-length") == b"0"
+
+    declared = await run(
+        WSGIToASGI(lambda e, s: (s("200 OK", [("Content-Length", "42")]), [])[1]),
+        make_scope("HEAD"),
+    )
+    assert declared.header(b"content-length") == b"42" and declared.body == b""
+
+
+async def test_W2A_CLOSE_05_close_error_after_empty_body_keeps_response() -> None:
+    """W2A-CLOSE-05: close() raising once an (empty) body is complete, before
+    any byte went out, does not turn the response into a 500: it goes out
+    whole, then the error propagates (as ASGIToWSGI raises a late app error
+    from close())."""
+
+    class BadClose(Closing):
+        def close(self) -> None:
+            super().close()
+            raise KeyError("close failed")
+
+    def app(environ: Environ, start_response: StartResponse) -> BadClose:
+        start_response("200 OK", TEXT)
+        return BadClose([b"", b""])
+
+    result = await run(WSGIToASGI(app))
+    assert (result.status, result.body, result.finished) == (200, b"", True)
+    assert result.header(b"content-length") == b"0"
+    assert isinstance(result.error, KeyError)
+
+
+async def test_W2A_CLOSE_05_close_error_after_complete_stream_finishes_it() -> None:
+    """W2A-CLOSE-05: after a streamed body ended, close() raising still sends
+    more_body=False, then the error propagates out of the ASGI call."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", TEXT)
+        yield b"one "
+        yield b"two"
+
+    def streamed(environ: Environ, start_response: StartResponse) -> Any:
+        gen = app(environ, start_response)
+
+        class Result:
+            def __iter__(self) -> Iterator[bytes]:
+                return gen
+
+            def close(self) -> None:
+                raise KeyError("close failed")
+
+        return Result()
+
+    result = await run(WSGIToASGI(streamed))
+    assert (result.status, result.body, result.finished) == (200, b"one two", True)
+    assert isinstance(result.error, KeyError)
+
+
+async def test_W2A_CLOSE_06_close_runs_once_the_last_byte_is_buffered() -> None:
+    """W2A-CLOSE-06, README Limitations: close() runs once the app's last byte
+    is in the response buffer: a list's before http.response.start is sent, a
+    generator's while its last bytes are still on their way to the client."""
+    closed = threading.Event()
+
+    def listed(environ: Environ, start_response: StartResponse) -> Closing:
+        start_response("200 OK", TEXT)
+        result = Closing([b"abc"])
+        result.close = closed.set  # type: ignore[method-assign]
+        return result
+
+    states: list[bool] = []
+
+    async def record(message: dict[str, Any]) -> None:
+        states.append(closed.is_set())
+
+    result = await run(WSGIToASGI(listed), on_send=record)
+    assert result.finished and states[0] is True
+
+    closed.clear()
+
+    def generator(environ: Environ, start_response: StartResponse) -> Closing:
+        start_response("200 OK", TEXT)
+        result = Closing([b"a", b"b", b"c"])
+        result.close = closed.set  # type: ignore[method-assign]
+        return result
+
+    waited: list[bool] = []
+
+    async def hold_first_chunk(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not waited:
+            waited.append(await anyio.to_thread.run_sync(closed.wait, 10))
+
+    result = await run(WSGIToASGI(generator), on_send=hold_first_chunk)
+    assert waited == [True] and result.body == b"abc" and result.finished

@@ -42,7 +42,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
+from typing import IO, TYPE_CHECKING, Any, Literal, TextIO, overload
 
 import anyio
 
@@ -56,6 +56,7 @@ from ._body import (
     Waiter,
 )
 from ._exceptions import ASGIProtocolError, ClientDisconnected, WSGIProtocolError
+from ._rules import see
 from ._translate import (
     RequestRejected,
     canned_asgi,
@@ -158,6 +159,14 @@ def _canned(status: int, raise_after: BaseException | None = None) -> _Complete:
 class WSGIToASGI:
     """An ASGI 3 application that runs a WSGI application in worker threads.
 
+    Errors: an exception before the response started is answered with a
+    canned 500 and then raised out of the ASGI call; one after the response
+    started aborts the response (no ``more_body=False``) and is raised. An
+    exception after the app's response is complete (raised by the iterable's
+    ``close()``, or reported with ``exc_info`` under ``raise_exc_info``) leaves
+    the response whole: it is raised once the last byte was sent, so the
+    server logs it and ASGI middleware sees it (W2A-CLOSE-05).
+
     :param app: the WSGI application.
     :param workers: the most WSGI calls that run at once; each runs on its own
         thread from a bounded pool (CONFORMANCE W2A-THR-01).
@@ -211,6 +220,9 @@ class WSGIToASGI:
         on_startup: Iterable[Callable[[], object]] = (),
         on_shutdown: Iterable[Callable[[], object]] = (),
     ) -> None:
+        from ._detect import refuse_asgi_for_wsgi_adapter
+
+        refuse_asgi_for_wsgi_adapter(app)
         if buffer_size is None:
             buffer_size = DEFAULT_HIGH_WATER
             if send_queue_size is not None:
@@ -607,29 +619,23 @@ class _Call:
             response = self._consume(result)
         except BaseException as exc:
             error = exc
-        if result is not None:
-            close = getattr(result, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except BaseException as exc:
-                    logger.exception("the WSGI iterable's close() raised")
-                    if error is None:
-                        error = exc
-                    elif error.__context__ is None:
-                        error.__context__ = exc
-        if not self.headers_sent:
-            if error is not None:
-                response = self._fail(error)
-            elif response is None:
-                response = self._finish()
-            self.start.set_threadsafe(response)
-        else:
-            if error is None:
-                error = self._end_stream()
+        late = _close(result)
+        if error is not None:
+            error = _chain(error, late)
+            if not self.headers_sent:
+                self.start.set_threadsafe(self._fail(error))
             else:
                 self._pipe_out().fail(_StreamAborted())
-            self.done.set_threadsafe(error)
+                self.done.set_threadsafe(error)
+        elif not self.headers_sent:
+            # The body is complete: a close() error cannot change the response;
+            # it goes out whole, then the error propagates (W2A-CLOSE-05).
+            if response is None:
+                response = self._finish()
+            response.raise_after = _chain(response.raise_after, late)
+            self.start.set_threadsafe(response)
+        else:
+            self.done.set_threadsafe(_chain(self._end_stream(), late))
         self.environ = {}  # drop references to the request early
 
     def _short(self) -> bool:
@@ -703,17 +709,22 @@ class _Call:
         self.status, self.headers, self.length = code, asgi_headers, length
         return self._write
 
-    def _check_chunk(self, chunk: object, where: str) -> None:
-        if type(chunk) is not bytes:
-            raise WSGIProtocolError(
-                f"a WSGI body chunk must be bytes (PEP 3333, CONFORMANCE W2A-BODY-04), "
-                f"got {type(chunk).__name__} from {where}"
-            )
+    def _check_chunk(self, chunk: object, where: str) -> bytes:
+        """The chunk as ``bytes``: a ``bytearray`` or ``memoryview`` is copied,
+        as Uvicorn and the frameworks' test clients accept them (W2A-BODY-04)."""
+        if not isinstance(chunk, bytes):
+            if not isinstance(chunk, (bytearray, memoryview)):
+                raise WSGIProtocolError(
+                    f"W2A-BODY-04: a WSGI body chunk must be bytes (PEP 3333), got "
+                    f"{type(chunk).__name__} from {where} ({see('W2A-BODY-04')})"
+                )
+            chunk = bytes(chunk)
         if not self.sr_called:
             raise WSGIProtocolError(
-                f"a body chunk came from {where} before start_response() was called "
-                f"(CONFORMANCE W2A-SR-11)"
+                f"W2A-SR-11: a body chunk came from {where} before start_response() "
+                f"was called ({see('W2A-SR-11')})"
             )
+        return chunk
 
     def _consume(self, result: Iterable[bytes]) -> _Complete | None:
         """Iterate the app's result; a returned response leaves in one piece."""
@@ -731,8 +742,9 @@ class _Call:
                     return response
         if type(result) is FileWrapper:
             result = _blocks(result)
-        for chunk in result:
-            self._check_chunk(chunk, "the iterable")
+        check = self._check_chunk
+        for item in result:
+            chunk = check(item, "the iterable")
             if chunk and self._emit(chunk):
                 break
         return None
@@ -740,8 +752,8 @@ class _Call:
     def _collect(self, result: list[bytes] | tuple[bytes, ...]) -> _Complete:
         chunks: list[bytes] = []
         total = 0
-        for chunk in result:
-            self._check_chunk(chunk, "the iterable")
+        for item in result:
+            chunk = self._check_chunk(item, "the iterable")
             if chunk:
                 chunks.append(chunk)
                 total += len(chunk)
@@ -754,7 +766,8 @@ class _Call:
             if total > length:
                 chunks = _truncate(chunks, length)
                 total = length
-        elif status != 204 and status != 304:
+        elif status != 204 and status != 304 and (total or not self.head):
+            # A HEAD's empty body says nothing about GET's length (W2A-BODY-10).
             headers = [*headers, (b"content-length", str(total).encode("ascii"))]
         if status == 204:
             headers = [(k, v) for k, v in headers if k != b"content-length"]
@@ -836,7 +849,12 @@ class _Call:
         self.complete = True
         # An empty body: the headers go out now, at the end (W2A-SR-06).
         headers = self.headers
-        if self.length is None and self.status != 204 and self.status != 304:
+        if (
+            self.length is None
+            and self.status != 204
+            and self.status != 304
+            and not self.head  # GET's length is unknown (W2A-BODY-10)
+        ):
             headers = [*headers, (b"content-length", b"0")]
         if self.status == 204:
             headers = [(k, v) for k, v in headers if k != b"content-length"]
@@ -848,7 +866,7 @@ class _Call:
 
     def _write(self, data: bytes) -> None:
         """The PEP 3333 ``write()`` callable (CONFORMANCE W2A-BODY-05)."""
-        self._check_chunk(data, "write()")
+        data = self._check_chunk(data, "write()")
         if self.complete:
             raise WSGIProtocolError(
                 "write() was called after the response was complete (W2A-BODY-05)"
@@ -873,6 +891,36 @@ class _Call:
         links = [v.encode("latin-1") for k, v in headers if k.lower() == "link"]
         message = {"type": "http.response.early_hint", "links": links}
         self.bridge.run_from_thread(self._send, message)
+
+
+def _close(result: Iterable[bytes] | None) -> BaseException | None:
+    """Call the result's ``close()``, if any (W2A-CLOSE-01); return what it raised."""
+    close = getattr(result, "close", None)
+    if close is None:
+        return None
+    try:
+        close()
+    except BaseException as exc:
+        logger.exception("the WSGI iterable's close() raised")
+        return exc
+    return None
+
+
+@overload
+def _chain(first: BaseException, then: BaseException | None) -> BaseException: ...
+@overload
+def _chain(
+    first: BaseException | None, then: BaseException | None
+) -> BaseException | None: ...
+def _chain(
+    first: BaseException | None, then: BaseException | None
+) -> BaseException | None:
+    """The exception to raise: ``first``, with ``then`` as its context (W2A-CLOSE-04)."""
+    if first is None:
+        return then
+    if then is not None and first.__context__ is None:
+        first.__context__ = then
+    return first
 
 
 def _blocks(wrapper: FileWrapper) -> Iterator[bytes]:

@@ -111,3 +111,16 @@ def test_W2A_ENV_02_flask_mounted_in_fastapi(mounted_server: Server) -> None:
         redirect = http.get("/legacy/go")
         assert redirect.status_code == 302
         assert redirect.headers["location"].endswith("/legacy/where")
+
+
+def test_W2A_BODY_10_head_of_a_stream_has_no_content_length(
+    flask_server: Server,
+) -> None:
+    """W2A-BODY-10 (RFC 9110 §8.6): HEAD of a route that streams without a
+    length (Flask answers HEAD with an empty body) gets no content-length: 0."""
+    with client(flask_server) as http:
+        head = http.head("/events")
+        get = http.get("/events")
+    assert head.status_code == get.status_code == 200
+    assert "content-length" not in head.headers
+    assert "content-length" not in get.headers and get.content

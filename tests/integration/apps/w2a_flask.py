@@ -68,6 +68,17 @@ def endless() -> Response:
     return Response(blocks(), mimetype="application/octet-stream")
 
 
+@flask_app.get("/events")
+def events() -> Response:
+    """A short stream of unknown length, like an SSE route."""
+
+    def lines() -> Iterator[bytes]:
+        for i in range(3):
+            yield f"data: {i}\n\n".encode()
+
+    return Response(lines(), mimetype="text/event-stream")
+
+
 @flask_app.get("/where")
 def where() -> dict[str, str]:
     return {
