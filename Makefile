@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick fuzz soak clean
+.PHONY: run test lint typecheck pytest bench bench-quick bench-ab fuzz soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ bench-quick:
 bench:
 	bash benchmarks/setup.sh
 	.venv-bench/bin/python -m benchmarks.run --full
+
+BASE ?= HEAD~1
+## sgibridge at git revision BASE against the working tree, in-process, interleaved:
+## the work/base ratio per scenario (AB_ARGS="--ab-work REV" compares two revisions).
+bench-ab:
+	bash benchmarks/setup.sh
+	.venv-bench/bin/python -m benchmarks.run --ab $(BASE) --quick --only inprocess $(AB_ARGS)
 
 FUZZ_SECONDS ?= 60
 ## Coverage-guided fuzzing of the translation core (atheris), for FUZZ_SECONDS.

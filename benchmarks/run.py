@@ -6,6 +6,7 @@ Usage::
     python -m benchmarks.run --full             # longer runs, 3 server rounds, 200 MiB bodies
     python -m benchmarks.run --quick --only inprocess --adapters sgibridge,a2wsgi
     python -m benchmarks.run --quick --out benchmarks/results --uvloop
+    python -m benchmarks.run --ab HEAD~1 --quick --only inprocess   # base revision vs working tree
 
 Progress goes to stderr; the Markdown report goes to stdout and to ``<out>/results.md``.
 """
@@ -24,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import ab, report
 from benchmarks._load import wrk_path
 from benchmarks.inprocess import Settings, run_inprocess
 from benchmarks.servers import ServerSettings, describe_servers, run_servers
@@ -151,7 +152,39 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-chart", action="store_true", help="skip results.png/results.svg"
     )
+    parser.add_argument(
+        "--ab",
+        metavar="BASE",
+        help="compare sgibridge at git revision BASE with the working tree "
+        "(in-process, interleaved; writes ab.json and ab.md)",
+    )
+    parser.add_argument(
+        "--ab-work",
+        metavar="REV",
+        help="with --ab: compare with revision REV instead of the working tree",
+    )
     return parser.parse_args(argv)
+
+
+def _run_ab(args: argparse.Namespace, out_dir: Path) -> int:
+    if args.only == "servers":
+        _stderr(
+            "--ab compares in-process only; use --only inprocess or leave --only out"
+        )
+        return 2
+    if args.full:
+        settings = ab.AbSettings(rounds=7, target_small_s=0.6, target_large_s=0.5)
+    else:
+        settings = ab.AbSettings(rounds=5)
+    _stderr(f"A/B: sgibridge at {args.ab} against the working tree ...")
+    result = ab.run_ab(args.ab, settings, work_rev=args.ab_work, log=_stderr)
+    result["meta"] = machine()
+    (out_dir / "ab.json").write_text(json.dumps(result, indent=2, default=repr) + "\n")
+    text = ab.markdown(result) + "\n"
+    (out_dir / "ab.md").write_text(text)
+    print(text)
+    _stderr(f"wrote {out_dir}/ab.json and ab.md")
+    return 0
 
 
 def _stderr(message: str) -> None:
@@ -168,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         only |= {"bare-asgi", "bare-wsgi"}
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.ab_work and not args.ab:
+        _stderr("--ab-work needs --ab BASE")
+        return 2
+    if args.ab:
+        return _run_ab(args, out_dir)
 
     if full:
         settings = Settings(
