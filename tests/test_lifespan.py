@@ -367,3 +367,55 @@ def test_A2W_LIFE_07_out_of_order_is_an_error(
     assert get(mw)[0] == expect_status
     assert len(app.errors) == 1 and "A2W-LIFE-07" in str(app.errors[0])
     assert any("A2W-LIFE-07" in r.getMessage() for r in caplog.records)
+
+
+def blind_app(read_first: bool) -> Any:
+    """An app that never looks at ``scope["type"]``: it answers every scope,
+    the lifespan scope too, as if it were a request."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if read_first:
+            await receive()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"blind"})
+
+    return app
+
+
+@pytest.mark.parametrize("read_first", [False, True], ids=["sends", "receives-sends"])
+def test_A2W_LIFE_08_app_without_lifespan_serves_under_auto(
+    make: Callable[..., ASGIToWSGI],
+    caplog: pytest.LogCaptureFixture,
+    read_first: bool,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sgibridge")
+    mw = make(blind_app(read_first), lifespan="auto")
+    assert get(mw) == ("200 OK", b"blind")
+    assert get(mw) == ("200 OK", b"blind")
+    assert any(
+        r.levelno == logging.INFO
+        and "A2W-LIFE-08" in r.getMessage()
+        and "see docs/behaviour.md#a2w-life-08" in r.getMessage()
+        for r in caplog.records
+    )
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+def test_A2W_LIFE_08_starlette_response_as_the_app(
+    make: Callable[..., ASGIToWSGI],
+) -> None:
+    from starlette.responses import PlainTextResponse
+
+    assert get(make(PlainTextResponse("plain"))) == ("200 OK", b"plain")
+
+
+def test_A2W_LIFE_08_app_without_lifespan_fails_startup_under_on(
+    make: Callable[..., ASGIToWSGI],
+) -> None:
+    assert get(make(blind_app(False), lifespan="on"))[0] == "500 Internal Server Error"

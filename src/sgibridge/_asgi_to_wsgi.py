@@ -80,6 +80,7 @@ from ._body import DEFAULT_HIGH_WATER, LoopToThread, Waiter
 from ._exceptions import ASGIProtocolError, ClientDisconnected, SGIBridgeError
 from ._lifespan import LifespanClient
 from ._loop import CANCEL_GRACE, LoopRunner
+from ._rules import see
 from ._translate import (
     RequestRejected,
     asgi_response_headers,
@@ -102,6 +103,9 @@ ASGIApp = Callable[..., Any]
 #: A2W-APP-02: asgiref's detection, in the order the spec lists.
 _is_double_callable = cast("Callable[[object], bool]", compatibility.is_double_callable)
 
+
+#: A2W-EXT-05: extension messages a WSGI server cannot carry; dropped, not an error.
+_DROPPED_TYPES = frozenset({"http.response.push", "http.response.debug"})
 
 _BODY_TYPES = frozenset(
     {
@@ -198,6 +202,9 @@ class ASGIToWSGI:
         backend: Literal["asyncio", "trio"] = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
     ) -> None:
+        from ._detect import refuse_wsgi_for_asgi_adapter
+
+        refuse_wsgi_for_asgi_adapter(app)
         if wait_time is not None:
             if close_timeout is not None and close_timeout != wait_time:
                 raise ValueError(
@@ -252,6 +259,8 @@ class ASGIToWSGI:
         self._closed = False
         self._atexit_pid = 0
         self._high_water = max(DEFAULT_HIGH_WATER, chunk_size)
+        #: Extension message types already logged as dropped (A2W-EXT-05).
+        self._dropped: set[str] = set()
 
     # -- WSGI ------------------------------------------------------------
 
@@ -439,12 +448,15 @@ class _Request:
         "done",
         "done_lock",
         "double",
+        "dropped",
         "ended",
         "environ",
         "eof",
         "head",
         "input",
+        "input_broken",
         "keep_body",
+        "late_error",
         "limit",
         "out",
         "path",
@@ -472,6 +484,7 @@ class _Request:
         self.double = mw._double
         self.chunk_size = mw.chunk_size
         self.close_timeout = mw.close_timeout
+        self.dropped = mw._dropped
         self.runner = runner
         self.bridge = runner.bridge
         self.environ = environ
@@ -487,6 +500,7 @@ class _Request:
         self.remaining: int | None = 0
         self.pending: Message | None = None
         self.body_done = False
+        self.input_broken = False
         # response state, written on the loop
         self.started = False
         self.ended = False
@@ -504,6 +518,7 @@ class _Request:
         self.eof = False
         self.closed_early = False
         self.start_error: BaseException | None = None
+        self.late_error: BaseException | None = None
 
     # -- loop side -------------------------------------------------------
 
@@ -529,12 +544,21 @@ class _Request:
                 # its own error (Starlette raises ClientDisconnect): a routine
                 # disconnect, not an app failure worth a traceback.
                 logger.info("the ASGI app raised %r after the client disconnected", exc)
-            elif exc is not None:
+            elif exc is not None and not gone:
+                # A2W-ERR-08: re-raised from the result's close(), so WSGI
+                # middleware outside (an error reporter, a test client) sees it,
+                # as WSGIToASGI re-raises in the same situation (W2A-ERR-03).
                 logger.error(
                     "the ASGI app raised after its response was complete",
                     exc_info=exc,
                 )
-            if exc is not None:
+                self.late_error = exc
+            elif exc is not None:
+                logger.error(
+                    "the ASGI app raised after the WSGI server closed the response",
+                    exc_info=exc,
+                )
+            if exc is not None and self.late_error is None:
                 # Logged and never raised again. An app that re-raises the
                 # ClientDisconnected it was given from a helper holds it in a
                 # frame of its own traceback, a cycle that would keep the app's
@@ -628,15 +652,17 @@ class _Request:
         """ASGI ``send`` (CONFORMANCE §3.4, §3.5)."""
         kind = message.get("type")
         if kind not in _BODY_TYPES:
-            if isinstance(kind, str) and (
-                kind.startswith("websocket.")
-                or kind in ("http.response.push", "http.response.debug")
-            ):
+            if kind in _DROPPED_TYPES:
+                self._drop(kind)  # A2W-EXT-05
+                return
+            if isinstance(kind, str) and kind.startswith("websocket."):
                 raise ASGIProtocolError(
-                    f"A2W-EXT-05: message type {kind!r} is not supported by a WSGI server"
+                    f"A2W-EXT-05: message type {kind!r} has no meaning on an 'http' "
+                    f"scope ({see('A2W-EXT-05')})"
                 )
             raise ASGIProtocolError(
-                f"A2W-SEND-09: unknown ASGI message type {kind!r} on an 'http' scope"
+                f"A2W-SEND-09: unknown ASGI message type {kind!r} on an 'http' scope "
+                f"({see('A2W-SEND-09')})"
             )
         if kind == "http.response.trailers":  # A2W-EXT-04: accepted and dropped
             if not self.started:
@@ -698,10 +724,15 @@ class _Request:
         if self.start_error is not None:
             raise self.start_error  # A2W-ERR-05
         body = message.get("body", b"")
-        if not isinstance(body, bytes):
-            raise ASGIProtocolError(
-                f"A2W-SEND-06: 'body' must be bytes, got {type(body).__name__}"
-            )
+        if type(body) is not bytes:
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise ASGIProtocolError(
+                    f"A2W-SEND-06: 'body' must be bytes, bytearray or memoryview, got "
+                    f"{type(body).__name__} ({see('A2W-SEND-06')})"
+                )
+            # Liberal in what the app hands us, as Uvicorn and Starlette's
+            # TestClient are: a copy, so the app may reuse its buffer.
+            body = bytes(body)
         self.body_sent = True
         more = message.get("more_body", False)
         if not more:
@@ -735,21 +766,38 @@ class _Request:
         if self.ended:  # pragma: no cover - ended implies a body or a pathsend
             return
         path = message.get("path")
-        if not isinstance(path, str) or not os.path.isabs(path):
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str):
             raise ASGIProtocolError(
-                f"A2W-EXT-01: 'path' must be an absolute str path, got {path!r}"
+                f"A2W-EXT-01: 'path' must be a str path, got {path!r} "
+                f"({see('A2W-EXT-01')})"
             )
-        self.path = path
+        # A relative path (Starlette's FileResponse("image.png")) means the
+        # process's working directory, as it does to open().
+        self.path = os.path.abspath(path)
         self.ended = True
         self._complete()
+
+    def _drop(self, kind: str) -> None:
+        """Drop an extension message the WSGI side cannot carry (A2W-EXT-05);
+        logged at DEBUG once per message type and middleware."""
+        dropped = self.dropped
+        if kind not in dropped:
+            dropped.add(kind)
+            logger.debug(
+                "A2W-EXT-05: %r cannot be carried by a WSGI server; dropped (%s)",
+                kind,
+                see("A2W-EXT-05"),
+            )
 
     async def _early_hint(self, message: Message) -> None:
         hints = self.environ.get("wsgi.early_hints")
         if not callable(hints):
-            raise ASGIProtocolError(
-                "A2W-EXT-02: 'http.response.early_hint' was not advertised: the WSGI "
-                "server has no callable environ['wsgi.early_hints']"
-            )
+            # A2W-EXT-02: not advertised, so there is nowhere to send it. Hints
+            # are advice: dropping them changes nothing the client relies on.
+            self._drop("http.response.early_hint")
+            return
         if self.ended:
             return  # A2W-SEND-08
         links = message.get("links", ())
@@ -786,16 +834,24 @@ class _Request:
         stream = self.input
         remaining = self.remaining
         assert stream is not None
+        if self.input_broken:  # A2W-RECV-06: what arrived was delivered already
+            self.disconnected = True
+            return {"type": "http.disconnect"}
         size = self.chunk_size if remaining is None else min(remaining, self.chunk_size)
+        parts: list[bytes] = []
         try:
             if remaining is None:
                 data = stream.read(size)
             else:
-                data = _read_exact(stream, size)
+                data = _read_exact(stream, size, parts)
         except Exception as exc:  # OSError, or whatever the server raises
             logger.info("A2W-RECV-06: reading wsgi.input failed: %r", exc)
-            self.disconnected = True
-            return {"type": "http.disconnect"}
+            data = b"".join(parts)
+            if not data:
+                self.disconnected = True
+                return {"type": "http.disconnect"}
+            self.input_broken = True
+            return {"type": "http.request", "body": data, "more_body": True}
         if type(data) is not bytes:
             data = bytes(data)
         if remaining is None:
@@ -805,8 +861,12 @@ class _Request:
                 "A2W-RECV-06: wsgi.input ended %d bytes before CONTENT_LENGTH",
                 remaining - len(data),
             )
-            self.disconnected = True
-            return {"type": "http.disconnect"}
+            if not data:
+                self.disconnected = True
+                return {"type": "http.disconnect"}
+            # Deliver what arrived; the next receive() is the disconnect.
+            self.input_broken = True
+            return {"type": "http.request", "body": data, "more_body": True}
         remaining -= size
         self.remaining = remaining
         return {"type": "http.request", "body": data, "more_body": remaining > 0}
@@ -892,6 +952,9 @@ class _Request:
             )
             self.runner.call_soon(self.closed_on_loop)
         self.wait_done()
+        error, self.late_error = self.late_error, None
+        if error is not None:
+            raise error  # A2W-ERR-08: the response itself is complete
 
     def wait_done(self) -> None:
         """Wait up to ``close_timeout`` for the task, then cancel it (A2W-ERR-07)."""
@@ -960,12 +1023,13 @@ def _call_hints(hints: Callable[..., object], headers: list[tuple[str, str]]) ->
     return None
 
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes:
-    """Read ``size`` bytes unless the stream ends first; never more."""
+def _read_exact(stream: IO[bytes], size: int, parts: list[bytes]) -> bytes:
+    """Read ``size`` bytes unless the stream ends first; never more. The
+    blocks read so far are in ``parts`` should a later read raise."""
     data = stream.read(size)
     if len(data) == size or not data:
         return data
-    parts = [data[:size]]
+    parts.append(data[:size])
     got = len(parts[0])
     while got < size:
         more = stream.read(size - got)

@@ -30,7 +30,12 @@ The protocol is a small state machine, ``phase``::
   ``"unsupported"`` under ``lifespan="auto"`` (logged at INFO, as uvicorn
   does; ``shutdown`` is then never sent) and ``"failed"`` under ``"on"``
   (A2W-LIFE-05).
-- Any message that does not fit the phase, such as ``startup.complete`` twice
+- A message that is not ``lifespan.*`` during startup under ``"auto"`` (an
+  app that never looks at ``scope["type"]`` answers with
+  ``http.response.start``) also means ``"unsupported"``: it is logged at INFO,
+  raised into the app, and requests are served without lifespan
+  (A2W-LIFE-08). Under ``"on"`` it is a startup failure.
+- Any other message that does not fit the phase, such as ``startup.complete`` twice
   or ``shutdown.complete`` before ``shutdown`` was sent, is logged at ERROR,
   ends the phase it arrived in as a failure, and raises
   :class:`~sgibridge.ASGIProtocolError` into the app (A2W-LIFE-07).
@@ -45,6 +50,7 @@ from typing import Any, Literal
 
 from ._body import LoopBridge, Waiter
 from ._exceptions import ASGIProtocolError
+from ._rules import see
 
 __all__ = ("LifespanClient",)
 
@@ -204,6 +210,26 @@ class LifespanClient:
                 )
             self.stopped.set()
             return
+        if (
+            phase == "startup"
+            and self.mode == "auto"
+            and not (isinstance(kind, str) and kind.startswith("lifespan."))
+        ):
+            # A2W-LIFE-08: an app that does not look at scope["type"] answered the
+            # lifespan scope as if it were a request: it does not speak lifespan.
+            self._phase = "done"
+            self.outcome = "unsupported"
+            logger.info(
+                "ASGI 'lifespan' protocol appears unsupported (A2W-LIFE-08): the app "
+                "answered the lifespan scope with %r (%s)",
+                kind,
+                see("A2W-LIFE-08"),
+            )
+            self.started.set()
+            raise ASGIProtocolError(
+                f"A2W-LIFE-08: {kind!r} is not a lifespan message; lifespan is "
+                f"treated as unsupported ({see('A2W-LIFE-08')})"
+            )
         # A2W-LIFE-07: out of order, or not a lifespan message at all.
         error = ASGIProtocolError(
             f"A2W-LIFE-07: lifespan message {kind!r} is out of order in phase {phase!r}"

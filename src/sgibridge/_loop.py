@@ -26,6 +26,7 @@ one in a child.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from typing import Any, Literal, Protocol
 
 from ._body import LoopBridge, Waiter
 
-__all__ = ("CANCEL_GRACE", "START_TIMEOUT", "LoopRunner", "Target")
+__all__ = ("CANCEL_GRACE", "START_TIMEOUT", "AppInterrupted", "LoopRunner", "Target")
 
 logger = logging.getLogger("sgibridge")
 
@@ -42,6 +43,31 @@ logger = logging.getLogger("sgibridge")
 START_TIMEOUT = 30.0
 #: Seconds a task gets to end after it was cancelled, on close() and on stop.
 CANCEL_GRACE = 5.0
+
+
+class AppInterrupted(Exception):
+    """The app raised a :class:`BaseException` that is not the loop's
+    cancellation (``KeyboardInterrupt``, ``SystemExit``, ...). It is the
+    ``__cause__`` here; the task ends with this ordinary exception instead, so
+    that one request's interrupt cannot stop the loop that serves them all."""
+
+
+async def _guarded(target: Target, cancelled: type[BaseException]) -> None:
+    """``await target.run()``; a BaseException other than ``cancelled`` (or a
+    group of them) becomes :class:`AppInterrupted`."""
+    try:
+        await target.run()
+    except Exception:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, (cancelled, GeneratorExit)):
+            raise
+        split = getattr(exc, "split", None)
+        if split is not None:  # a BaseExceptionGroup: keep a pure cancellation
+            rest = split(lambda e: not isinstance(e, cancelled))[0]
+            if rest is None:
+                raise
+        raise AppInterrupted(f"the ASGI app raised {exc!r}") from exc
 
 
 class Target(Protocol):
@@ -112,18 +138,24 @@ class LoopRunner:
         return asyncio.new_event_loop()
 
     def spawn(self, target: Target) -> bool:
-        """Start ``target.run()`` as a task; False once the loop is stopping."""
+        """Start ``target.run()`` as a task, in a copy of the calling thread's
+        :mod:`contextvars` context; False once the loop is stopping."""
+        # A2W-LOOP-05: the app runs in a copy of the calling thread's context, on every
+        # backend alike: a trio task would otherwise copy the loop thread's.
+        context = contextvars.copy_context()
         with self._lock:
             if not self._accepting:
                 return False
             try:
                 if self._token is not None:
                     self._token.run_sync_soon(
-                        self._nursery.start_soon, self._trio_task, target
+                        context.run, self._nursery.start_soon, self._trio_task, target
                     )
                 else:
                     assert self._loop is not None
-                    self._loop.call_soon_threadsafe(self._asyncio_start, target)
+                    self._loop.call_soon_threadsafe(
+                        self._asyncio_start, target, context=context
+                    )
             except RuntimeError:  # the loop is closed; trio's RunFinishedError too
                 self._accepting = False
                 return False
@@ -196,7 +228,7 @@ class LoopRunner:
 
     def _asyncio_start(self, target: Target) -> None:
         assert self._loop is not None
-        task = self._loop.create_task(target.run())
+        task = self._loop.create_task(_guarded(target, asyncio.CancelledError))
         target.canceller = task.cancel
         self._tasks.add(task)
         task.add_done_callback(partial(self._asyncio_done, target))
@@ -238,7 +270,7 @@ class LoopRunner:
         with trio.CancelScope() as scope:
             target.canceller = scope.cancel
             try:
-                await target.run()
+                await _guarded(target, trio.Cancelled)
             except BaseException as error:
                 exc = error
                 if not isinstance(error, Exception):
