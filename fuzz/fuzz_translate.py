@@ -26,9 +26,11 @@ if __name__ == "__main__":  # instrument the core for coverage feedback
     with atheris.instrument_imports(include=["sgibridge"]):
         from sgibridge import _translate as core
         from sgibridge._exceptions import ASGIProtocolError, WSGIProtocolError
+        from sgibridge._strings import TCHARS
 else:
     from sgibridge import _translate as core
     from sgibridge._exceptions import ASGIProtocolError, WSGIProtocolError
+    from sgibridge._strings import TCHARS
 
 _TEMPLATE = core.environ_template(
     errors=io.StringIO(), multithread=True, multiprocess=False, file_wrapper=object()
@@ -200,7 +202,7 @@ def _check_scope(scope: dict[str, Any]) -> None:
         assert type(scope[key]) is str, key
     for name, value in scope["headers"]:
         assert type(name) is bytes and type(value) is bytes
-        assert name and not name.translate(None, core._TCHARS), name
+        assert name and not name.translate(None, TCHARS), name
         assert not {13, 10, 0} & set(value), value
 
 

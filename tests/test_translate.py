@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from sgibridge import _translate as t
+from sgibridge import _environ_to_scope, _response_headers, _scope_to_environ
 from sgibridge._exceptions import ASGIProtocolError, SGIBridgeError, WSGIProtocolError
+from sgibridge._strings import CACHE_MAX
 from sgibridge._translate import (
     CANNED_BODIES,
     HOP_BY_HOP,
@@ -1803,26 +1804,32 @@ def test_SEC_12_no_cgi_keys_from_names(name: bytes, mode: str) -> None:
 
 def test_caches_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The name caches never grow past _CACHE_MAX; lookups stay correct when full."""
-    monkeypatch.setattr(t, "_CACHE_MAX", 4)
-    for attr in ("_REQUEST_KEYS_DROP", "_WSGI_NAMES", "_ASGI_NAMES", "_ENVIRON_NAMES"):
-        monkeypatch.setattr(t, attr, {})
+    caches = {
+        _scope_to_environ: "_REQUEST_KEYS_DROP",
+        _response_headers: ("_WSGI_NAMES", "_ASGI_NAMES"),
+        _environ_to_scope: "_ENVIRON_NAMES",
+    }
+    for module, attrs in caches.items():
+        monkeypatch.setattr(module, "CACHE_MAX", 4)
+        for attr in (attrs,) if isinstance(attrs, str) else attrs:
+            monkeypatch.setattr(module, attr, {})
     names = [f"x-random-{i}".encode() for i in range(20)]
     environ = with_headers(*[(n, b"v") for n in names])
-    assert len(t._REQUEST_KEYS_DROP) == 4
+    assert len(_scope_to_environ._REQUEST_KEYS_DROP) == 4
     assert all(environ[f"HTTP_X_RANDOM_{i}"] == "v" for i in range(20))
 
     wsgi = [(f"X-R{i}", "v") for i in range(20)]
     asgi, _ = wsgi_response_headers(wsgi)
-    assert len(t._WSGI_NAMES) == 4 and len(asgi) == 20
+    assert len(_response_headers._WSGI_NAMES) == 4 and len(asgi) == 20
     back, _ = asgi_response_headers(asgi)
-    assert len(t._ASGI_NAMES) == 4 and len(back) == 20
+    assert len(_response_headers._ASGI_NAMES) == 4 and len(back) == 20
 
     scope = to_scope(**{f"HTTP_X_R{i}": "v" for i in range(20)})
-    assert len(t._ENVIRON_NAMES) == 4 and len(scope["headers"]) == 20
+    assert len(_environ_to_scope._ENVIRON_NAMES) == 4 and len(scope["headers"]) == 20
 
 
 def test_cache_cannot_be_grown_by_a_client() -> None:
     """A client sending many random names cannot grow the real caches without limit."""
-    names = [f"x-unique-{i}".encode() for i in range(3 * t._CACHE_MAX)]
+    names = [f"x-unique-{i}".encode() for i in range(3 * CACHE_MAX)]
     with_headers(*[(n, b"v") for n in names])
-    assert len(t._REQUEST_KEYS_DROP) <= t._CACHE_MAX
+    assert len(_scope_to_environ._REQUEST_KEYS_DROP) <= CACHE_MAX

@@ -1,0 +1,437 @@
+# Theory of operation
+# ===================
+#
+# ASGI scope -> WSGI environ, for WSGIToASGI (CONFORMANCE §2.2, W2A-ENV-01..19,
+# with CORE-HDR-01..06/12 and CORE-PATH-*; PEP 3333 §environ Variables and
+# §URL Reconstruction; the ASGI www spec §HTTP Connection Scope and §WSGI
+# Compatibility; RFC 3875 §4.1).
+#
+# This runs once per request, so it is written for speed:
+#
+# * `environ_template` builds the constant keys once per adapter
+#   (W2A-ENV-10/13/14/15/17); `scope_to_environ` starts from
+#   `template.copy()` and sets only the per-request keys.
+# * Header names are mapped through a dict cache from the raw name bytes to
+#   the environ key (CORE-HDR-01/02/04/05), prefilled with the common names.
+#   The cache is bounded by `CACHE_MAX`: once it is full, new names are
+#   computed every time and never stored, so a client sending random names
+#   cannot grow memory (SEC-06).
+# * Values are checked for CR/LF/NUL with one `bytes.translate(None, delete)`
+#   length compare (CORE-HDR-06, SEC-01), which is faster than a regex or
+#   three `in` scans.
+# * Repeated fields are collected into lists and joined once at the end, so a
+#   flood of duplicates costs linear time and is capped by
+#   `max_duplicate_headers` (CORE-HDR-03/12, SEC-06, the CVE-2025-14550 class
+#   of bug). The join and the Content-Length checks run only for requests
+#   that need them.
+#
+# The scope is never modified (CORE-STR-04); `asgi.scope` is the scope itself.
+"""ASGI scope to WSGI environ (CONFORMANCE §2.2)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal, TextIO
+
+from ._canned import RequestRejected
+from ._exceptions import ASGIProtocolError
+from ._paths import asgi_to_wsgi_path, has_prefix, normalize_root_path, split_raw_path
+from ._status import server_protocol
+from ._strings import CACHE_MAX, CR_LF_NUL, is_token, parse_length, short
+from ._version import __version__
+
+__all__ = ("environ_template", "scope_to_environ")
+
+
+def environ_template(
+    *, errors: TextIO, multithread: bool, multiprocess: bool, file_wrapper: object
+) -> dict[str, Any]:
+    """Build the constant environ keys, once per adapter.
+
+    Covers W2A-ENV-10 (``wsgi.version``), W2A-ENV-13 (``wsgi.errors``),
+    W2A-ENV-14 (the three flags, as real ``bool``), W2A-ENV-15
+    (``wsgi.input_terminated``), W2A-ENV-16 (``wsgi.file_wrapper``) and
+    W2A-ENV-17 (``SERVER_SOFTWARE``). :func:`scope_to_environ` copies it.
+    """
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.errors": errors,
+        "wsgi.multithread": bool(multithread),
+        "wsgi.multiprocess": bool(multiprocess),
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": file_wrapper,
+        "SERVER_SOFTWARE": f"sgibridge/{__version__}",
+    }
+
+
+#: Marks ``:authority`` while headers are collected (CORE-HDR-05); never left
+#: in an environ.
+_AUTHORITY = ":authority"
+
+#: Request header name bytes -> environ key ("" = drop). One cache per
+#: ``underscore_headers`` mode.
+_REQUEST_KEYS_DROP: dict[bytes, str] = {}
+_REQUEST_KEYS_KEEP: dict[bytes, str] = {}
+
+
+def _request_key(name: bytes, drop_underscore: bool) -> str:
+    """CORE-HDR-01/02/04/05: the environ key of a request header name; "" drops it."""
+    if type(name) is not bytes:
+        raise TypeError(name)
+    if not is_token(name):
+        return _AUTHORITY if name.lower() == b":authority" else ""
+    if drop_underscore and b"_" in name:
+        return ""
+    key = "HTTP_" + name.upper().replace(b"-", b"_").decode("ascii")
+    if key == "HTTP_CONTENT_TYPE" or key == "HTTP_CONTENT_LENGTH":
+        # Only the real names map to CONTENT_*; "content_type" (under "keep")
+        # would alias them and is dropped in both modes (CORE-HDR-04, SEC-12).
+        return "" if b"_" in name else key[5:]
+    return key
+
+
+_COMMON_REQUEST_HEADERS = (
+    b"accept",
+    b"accept-encoding",
+    b"accept-language",
+    b"authorization",
+    b"cache-control",
+    b"connection",
+    b"content-length",
+    b"content-type",
+    b"cookie",
+    b"host",
+    b"if-modified-since",
+    b"if-none-match",
+    b"origin",
+    b"pragma",
+    b"range",
+    b"referer",
+    b"sec-fetch-dest",
+    b"sec-fetch-mode",
+    b"sec-fetch-site",
+    b"te",
+    b"transfer-encoding",
+    b"upgrade",
+    b"upgrade-insecure-requests",
+    b"user-agent",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-real-ip",
+    b"x-request-id",
+    b":authority",
+)
+for _name in _COMMON_REQUEST_HEADERS:
+    _REQUEST_KEYS_DROP[_name] = _request_key(_name, True)
+    _REQUEST_KEYS_KEEP[_name] = _request_key(_name, False)
+del _name
+
+
+def _join_cookies(values: list[str]) -> str:
+    """CORE-HDR-03: pieces lose trailing ``"; "`` and are joined with ``"; "``."""
+    return "; ".join([piece for piece in (v.rstrip("; ") for v in values) if piece])
+
+
+def _native(value: object, rule: str, what: str) -> str:
+    """A scope value that must become a latin-1 native string (CORE-STR-01)."""
+    if type(value) is str and value.isascii():
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return value
+    raise ASGIProtocolError(f"{rule}: {what} must be a latin-1 str, got {short(value)}")
+
+
+def _parse_host(host: str | None, default_port: str) -> tuple[str, str]:
+    """W2A-ENV-05: ``[v6]:port``, ``name:port`` or ``name`` from a Host header."""
+    if not host:
+        return "localhost", default_port
+    if host[0] == "[":
+        end = host.find("]")
+        if end < 0:
+            name, port = host, ""
+        else:
+            name, rest = host[: end + 1], host[end + 1 :]
+            port = rest[1:] if rest[:1] == ":" else ""
+    elif host.count(":") == 1:
+        name, _, port = host.partition(":")
+    else:
+        name, port = host, ""
+    if not (port.isascii() and port.isdigit()):
+        port = default_port
+    return name or "localhost", port
+
+
+def _add_addresses(
+    environ: dict[str, Any], scope: Mapping[str, Any], https: bool
+) -> None:
+    """W2A-ENV-05/06: the server's and the client's address keys."""
+    default_port = "443" if https else "80"
+    server = scope.get("server")
+    name_port = "localhost", default_port
+    if server is None:
+        name_port = _parse_host(environ.get("HTTP_HOST"), default_port)
+    elif isinstance(server, (tuple, list)) and len(server) == 2:
+        name, port = server
+        if port is None:  # a Unix socket
+            name_port = _parse_host(environ.get("HTTP_HOST"), default_port)
+        elif (
+            type(port) is int
+            and port >= 0
+            and type(name) is str
+            and name
+            and name.isascii()
+        ):
+            name_port = name, str(port)
+    # SERVER_NAME and SERVER_PORT are never empty (W2A-ENV-05).
+    environ["SERVER_NAME"], environ["SERVER_PORT"] = name_port
+    client = scope.get("client")
+    if isinstance(client, (tuple, list)) and len(client) == 2:
+        host, port = client
+        if (
+            type(host) is str
+            and host
+            and host.isascii()
+            and type(port) is int
+            and port >= 0
+        ):
+            environ["REMOTE_ADDR"] = host
+            environ["REMOTE_PORT"] = str(port)
+
+
+def _add_headers(
+    environ: dict[str, Any],
+    headers: Any,
+    underscore_headers: str,
+    max_duplicate_headers: int | None,
+) -> None:
+    """CORE-HDR-01..06, CORE-HDR-12, W2A-ENV-08/09: one pass, join once."""
+    if underscore_headers == "drop":
+        cache, drop_underscore = _REQUEST_KEYS_DROP, True
+    elif underscore_headers == "keep":
+        cache, drop_underscore = _REQUEST_KEYS_KEEP, False
+    else:
+        raise ValueError(
+            f"underscore_headers must be 'drop' or 'keep', got {underscore_headers!r}"
+        )
+    if max_duplicate_headers is None:
+        limit = sys.maxsize
+    elif max_duplicate_headers >= 1:
+        limit = max_duplicate_headers
+    else:
+        raise ValueError(
+            "max_duplicate_headers must be None or at least 1, "
+            f"got {max_duplicate_headers!r}"
+        )
+    duplicates: dict[str, list[str]] | None = None
+    item: Any = None
+    try:
+        for item in headers:
+            name, value = item
+            key = cache.get(name)
+            if key is None:
+                key = _request_key(name, drop_underscore)
+                if len(cache) < CACHE_MAX:
+                    cache[name] = key
+            if len(value.translate(None, CR_LF_NUL)) != len(value):
+                raise RequestRejected(
+                    400,
+                    f"CORE-HDR-06: request header {short(name)} has a value containing "
+                    f"CR, LF or NUL: {short(value)}",
+                )
+            if not key:
+                continue
+            text = value.strip(b" \t").decode("latin-1")
+            first = environ.get(key)
+            if first is None:
+                environ[key] = text
+                continue
+            if duplicates is None:
+                duplicates = {}
+            values = duplicates.get(key)
+            if values is None:
+                values = duplicates[key] = [first, text]
+            else:
+                values.append(text)
+            if len(values) > limit:
+                raise RequestRejected(
+                    431,
+                    f"CORE-HDR-12: more than max_duplicate_headers={limit!r} request "
+                    f"field lines map to {key!r}",
+                )
+    except (TypeError, ValueError, AttributeError):
+        raise ASGIProtocolError(
+            "W2A-ENV-09: scope['headers'] must be an iterable of [name, value] byte "
+            f"pairs, got item {short(item)}"
+        ) from None
+    if duplicates is not None:
+        _join_duplicates(environ, duplicates)
+    if _AUTHORITY in environ:
+        authority = environ.pop(_AUTHORITY)
+        if "HTTP_HOST" not in environ:
+            environ["HTTP_HOST"] = authority
+    if "CONTENT_LENGTH" in environ:
+        _check_content_length(environ)
+
+
+def _join_duplicates(environ: dict[str, Any], duplicates: dict[str, list[str]]) -> None:
+    """CORE-HDR-03, W2A-ENV-08: join repeated fields; differing lengths are E400."""
+    for key, values in duplicates.items():
+        if key == "CONTENT_LENGTH":
+            if len(set(values)) != 1:
+                raise RequestRejected(
+                    400,
+                    f"W2A-ENV-08: conflicting Content-Length headers: {short(values)}",
+                )
+        elif key == "HTTP_COOKIE":
+            environ[key] = _join_cookies(values)
+        else:
+            environ[key] = ", ".join(values)
+
+
+def _check_content_length(environ: dict[str, Any]) -> None:
+    """W2A-ENV-08: ``CONTENT_LENGTH`` is digits, and not sent with Transfer-Encoding."""
+    content_length = environ["CONTENT_LENGTH"]
+    # parse_length also refuses more digits than int() converts, which the
+    # adapter's int(CONTENT_LENGTH) would otherwise raise on.
+    if not content_length.isascii() or parse_length(content_length.encode()) is None:
+        raise RequestRejected(
+            400,
+            f"W2A-ENV-08: Content-Length must match ^[0-9]+$, got {short(content_length)}",
+        )
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        raise RequestRejected(
+            400,
+            "W2A-ENV-08: the request has both Content-Length and Transfer-Encoding "
+            "(RFC 9112 §6.3)",
+        )
+
+
+def _script_and_path(
+    scope: Mapping[str, Any], root_path_mode: str, raw_path: bytes | None
+) -> tuple[str, str]:
+    """W2A-ENV-02/03, CORE-PATH-01..06: ``SCRIPT_NAME`` and ``PATH_INFO``."""
+    path = scope.get("path")
+    root_path = scope.get("root_path") or ""
+    if type(path) is not str or type(root_path) is not str:
+        raise ASGIProtocolError(
+            "W2A-ENV-02: scope['path'] and scope['root_path'] must be str, got "
+            f"{short(path)} and {short(root_path)}"
+        )
+    rp = normalize_root_path(root_path)
+    if root_path_mode == "auto":
+        path_info = path[len(rp) :] if has_prefix(path, rp) else path
+    elif root_path_mode == "included":
+        if not has_prefix(path, rp):
+            raise RequestRejected(
+                404,
+                f"W2A-ENV-02: path {short(path)} is not under root_path {rp!r} "
+                "(root_path_mode='included')",
+            )
+        path_info = path[len(rp) :]
+    elif root_path_mode == "excluded":
+        path_info = path
+    else:
+        raise ValueError(
+            "root_path_mode must be 'auto', 'included' or 'excluded', "
+            f"got {root_path_mode!r}"
+        )
+    if not rp and not path_info:
+        path_info = "/"
+    if raw_path is not None and ("\ufffd" in path_info or "\ufffd" in rp):
+        split = split_raw_path(raw_path, rp, path_info)
+        if split is not None:
+            return split
+    try:
+        return asgi_to_wsgi_path(rp), asgi_to_wsgi_path(path_info)
+    except UnicodeEncodeError:
+        raise ASGIProtocolError(
+            f"CORE-PATH-01: the path is not encodable as UTF-8: {short(rp + path_info)}"
+        ) from None
+
+
+def scope_to_environ(
+    scope: Mapping[str, Any],
+    template: dict[str, Any],
+    *,
+    root_path_mode: Literal["auto", "included", "excluded"] = "auto",
+    underscore_headers: Literal["drop", "keep"] = "drop",
+    max_duplicate_headers: int | None = 100,
+) -> dict[str, Any]:
+    """Translate an ASGI HTTP scope into a WSGI environ (CONFORMANCE §2.2).
+
+    Implements W2A-ENV-01..11 and 17..19 with CORE-HDR-01..06/12 and
+    CORE-PATH-*. Every key is set except ``wsgi.input`` and
+    ``wsgi.early_hints``, which the adapter adds. ``asgi.scope`` is ``scope``
+    itself; the scope is never modified.
+
+    :param scope: the ASGI ``http`` connection scope.
+    :param template: from :func:`environ_template`; copied, never modified.
+    :param root_path_mode: how ``path`` relates to ``root_path`` (W2A-ENV-02).
+    :param underscore_headers: drop or keep header names with ``_`` (CORE-HDR-04).
+    :param max_duplicate_headers: most field lines one environ key may
+        receive (CORE-HDR-12); ``None`` is unlimited.
+    :raises ASGIProtocolError: when ``method`` is missing or the scope is malformed.
+    :raises RequestRejected: 400 for CR/LF/NUL in a header value, a bad or
+        conflicting Content-Length, or Content-Length with Transfer-Encoding;
+        404 for a root path mismatch under ``"included"``; 431 when a key gets
+        more than ``max_duplicate_headers`` lines.
+    :raises ValueError: for an invalid knob value.
+    """
+    environ = template.copy()
+
+    # W2A-ENV-01
+    try:
+        method = scope["method"]
+    except KeyError:
+        raise ASGIProtocolError(
+            "W2A-ENV-01: the HTTP scope has no 'method' key; "
+            f"got keys {short(sorted(map(str, scope)))}"
+        ) from None
+    environ["REQUEST_METHOD"] = _native(method, "W2A-ENV-01", "scope['method']")
+
+    _add_headers(
+        environ, scope.get("headers") or (), underscore_headers, max_duplicate_headers
+    )
+
+    # W2A-ENV-02/03/04/17, CORE-PATH-*
+    raw_path = scope.get("raw_path")
+    if type(raw_path) is not bytes:
+        raw_path = None
+    environ["SCRIPT_NAME"], environ["PATH_INFO"] = _script_and_path(
+        scope, root_path_mode, raw_path
+    )
+    query_string = scope.get("query_string") or b""
+    if not isinstance(query_string, bytes):
+        raise ASGIProtocolError(
+            f"W2A-ENV-04: scope['query_string'] must be bytes, got {short(query_string)}"
+        )
+    query = environ["QUERY_STRING"] = query_string.decode("latin-1")
+    if raw_path is not None:
+        uri = raw_path.decode("latin-1")
+        environ["RAW_URI"] = uri + "?" + query if query else uri
+
+    # W2A-ENV-11
+    scheme = scope.get("scheme") or "http"
+    if not isinstance(scheme, str):
+        raise ASGIProtocolError(
+            f"W2A-ENV-11: scope['scheme'] must be str, got {short(scheme)}"
+        )
+    environ["wsgi.url_scheme"] = scheme
+    https = scheme == "https"
+    if https:
+        environ["HTTPS"] = "on"
+
+    # W2A-ENV-05/06/07
+    _add_addresses(environ, scope, https)
+    environ["SERVER_PROTOCOL"] = server_protocol(scope.get("http_version"))
+
+    environ["asgi.scope"] = scope
+    return environ

@@ -1,0 +1,160 @@
+# Theory of operation
+# ===================
+#
+# Status codes and protocol versions, both directions (CONFORMANCE §1.4;
+# PEP 3333 §The start_response() Callable; the ASGI www spec §Response Start
+# and §WSGI Compatibility; RFC 9110 §15).
+#
+# * A WSGI app gives a status line such as "200 OK"; ASGI wants the int. The
+#   common, already valid lines are looked up in one dict (`_KNOWN_STATUS_LINES`)
+#   before any parsing, so the usual case costs one hash (CORE-STAT-01/03).
+# * An ASGI app gives an int; WSGI wants a line. Every valid code maps to its
+#   line through one precomputed dict (CORE-STAT-02).
+# * `SERVER_PROTOCOL` and the scope's `http_version` map through two small
+#   tables (CORE-VER-01, W2A-ENV-07, A2W-SCOPE-02).
+"""Status lines and protocol versions, WSGI ⇄ ASGI (CONFORMANCE §1.4)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from ._canned import CANNED_BODIES
+from ._exceptions import ASGIProtocolError, WSGIProtocolError
+from ._strings import CTL, short
+
+__all__ = ("http_version", "parse_status_line", "server_protocol", "status_line")
+
+
+_SERVER_PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2", "3": "HTTP/3"}
+_HTTP_VERSIONS = {
+    "HTTP/0.9": "1.0",
+    "HTTP/1.0": "1.0",
+    "HTTP/1.1": "1.1",
+    "HTTP/2": "2",
+    "HTTP/2.0": "2",
+    "HTTP/3": "3",
+    "HTTP/3.0": "3",
+}
+
+
+def server_protocol(http_version: str | None) -> str:
+    """Map a scope ``http_version`` to ``SERVER_PROTOCOL`` (CORE-VER-01, W2A-ENV-07).
+
+    ``None`` means ``"1.1"``. A version that is not in the table but is made of
+    digits and dots (such as ``"2.0"``) is passed through as ``"HTTP/<v>"``.
+
+    :raises ASGIProtocolError: for any other value.
+    """
+    if http_version is None:
+        return "HTTP/1.1"
+    if isinstance(http_version, str):
+        known = _SERVER_PROTOCOLS.get(http_version)
+        if known is not None:
+            return known
+        if http_version.isascii() and http_version.replace(".", "").isdigit():
+            return "HTTP/" + http_version
+    raise ASGIProtocolError(
+        f"W2A-ENV-07: scope['http_version'] must be a version such as '1.1' or '2', "
+        f"got {short(http_version)}"
+    )
+
+
+def http_version(server_protocol: str | None) -> str:
+    """Map ``SERVER_PROTOCOL`` to a scope ``http_version`` (CORE-VER-01, A2W-SCOPE-02).
+
+    Case-insensitive; ``HTTP/2.0`` gives ``"2"``, ``HTTP/0.9`` gives ``"1.0"``,
+    and a missing or unknown value gives ``"1.1"``.
+    """
+    if isinstance(server_protocol, str):
+        return _HTTP_VERSIONS.get(server_protocol.strip().upper(), "1.1")
+    return "1.1"
+
+
+# ---------------------------------------------------------------------------
+# CORE-STAT-* Status
+# ---------------------------------------------------------------------------
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Unknown"
+
+
+#: Every valid ASGI status mapped to its WSGI status line (CORE-STAT-02).
+_STATUS_LINES: dict[int, str] = {
+    code: f"{code} {_phrase(code)}" for code in range(200, 600)
+}
+#: Fast path for parse_status_line: the common status lines, already valid.
+_KNOWN_STATUS_LINES: dict[str, int] = {
+    line: code for code, line in _STATUS_LINES.items() if not line.endswith(" Unknown")
+}
+_KNOWN_STATUS_LINES.update(
+    {f"{code} {body.decode('ascii')}": code for code, body in CANNED_BODIES.items()}
+)
+
+
+def parse_status_line(status: object) -> int:
+    """Validate a WSGI status line (CORE-STAT-01) and return its code (CORE-STAT-03).
+
+    :param status: what the app passed to ``start_response``.
+    :return: the integer code; the reason phrase is dropped.
+    :raises WSGIProtocolError: naming the rule and ``status!r`` when the line is
+        not a ``str``, does not start with three ASCII digits and a space, has
+        a code outside 200-599, or has a reason phrase that is not latin-1 or
+        contains a control character.
+    """
+    if type(status) is str:
+        code = _KNOWN_STATUS_LINES.get(status)
+        if code is not None:
+            return code
+    if not isinstance(status, str):
+        raise WSGIProtocolError(
+            f"CORE-STAT-01: the status must be a str such as '200 OK', got {short(status)}"
+        )
+    digits = status[:3]
+    if (
+        len(status) < 4
+        or status[3] != " "
+        or not (digits.isascii() and digits.isdigit())
+    ):
+        raise WSGIProtocolError(
+            "CORE-STAT-01: the status must start with three ASCII digits and a space, "
+            f"such as '200 OK', got {short(status)}"
+        )
+    code = int(digits)
+    if not 200 <= code <= 599:
+        raise WSGIProtocolError(
+            f"CORE-STAT-01: the status code must be in the range 200-599, got {short(status)}"
+        )
+    try:
+        reason = status[4:].encode("latin-1")
+    except UnicodeEncodeError:
+        raise WSGIProtocolError(
+            f"CORE-STAT-01: the reason phrase must be latin-1, got {short(status)}"
+        ) from None
+    if len(reason.translate(None, CTL)) != len(reason):
+        raise WSGIProtocolError(
+            "CORE-STAT-01: the reason phrase must not contain control characters, "
+            f"got {short(status)}"
+        )
+    return code
+
+
+def status_line(status: object) -> str:
+    """Validate an ASGI status (CORE-STAT-02) and return the WSGI status line.
+
+    :return: ``"<code> <phrase>"`` with the :class:`http.HTTPStatus` phrase, or
+        ``"Unknown"`` for a code it does not know, such as ``"599 Unknown"``.
+    :raises ASGIProtocolError: unless ``status`` is an ``int`` (not a ``bool``)
+        in the range 200-599.
+    """
+    if isinstance(status, int) and not isinstance(status, bool):
+        line = _STATUS_LINES.get(status)
+        if line is not None:
+            return line
+    raise ASGIProtocolError(
+        f"CORE-STAT-02: the response status must be an int in the range 200-599, "
+        f"got {short(status)}"
+    )
