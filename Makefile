@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick bench-ab fuzz soak clean
+.PHONY: run test lint typecheck pytest docs test-all bench bench-quick bench-ab fuzz soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/sgibridge serve examples.flask_app:app --host 127.0.0.1 --port 8000
 
-## Lint, type-check and run the full suite with the coverage gate.
-test: lint typecheck pytest
+## Lint, type-check, run the full suite with the coverage gate, and build the docs.
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,16 @@ pytest: $(STAMP)
 	$(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include=$(CORE_MODULES) --fail-under=100
 	$(BIN)/python -m coverage report
+
+## The docs site (mkdocs, Material, API reference from docstrings) into build/site;
+## --strict makes a broken link, anchor or reference fail the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## The test suite on each of Python 3.10-3.13 that is installed (nox; see noxfile.py).
+## One version: make test-all NOX_ARGS="-s tests-3.13".
+test-all: $(STAMP)
+	$(BIN)/nox $(NOX_ARGS)
 
 ## Benchmarks against the peer adapters, in their own environment (.venv-bench):
 ## ratios to the best peer and to the no-adapter ceiling, as JSON, Markdown
@@ -67,4 +77,4 @@ soak: $(STAMP)
 	SGIBRIDGE_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/reliability/test_soak.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .coverage .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench .coverage .mypy_cache .pytest_cache .ruff_cache .nox build/site
