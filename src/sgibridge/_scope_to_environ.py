@@ -24,6 +24,10 @@
 #   `max_duplicate_headers` (CORE-HDR-03/12, SEC-06, the CVE-2025-14550 class
 #   of bug). The join and the Content-Length checks run only for requests
 #   that need them.
+# * A request with Transfer-Encoding was framed by it in the server (RFC 9112
+#   §6.3), so its Content-Length lines are left out of the environ instead of
+#   refused (W2A-ENV-21): the app reads to EOF and sees no length that could
+#   contradict the body.
 #
 # The scope is never modified (CORE-STR-04); `asgi.scope` is the scope itself.
 """ASGI scope to WSGI environ (CONFORMANCE §2.2)."""
@@ -285,7 +289,7 @@ def _join_duplicates(environ: dict[str, Any], duplicates: dict[str, list[str]]) 
     """CORE-HDR-03, W2A-ENV-08: join repeated fields; differing lengths are E400."""
     for key, values in duplicates.items():
         if key == "CONTENT_LENGTH":
-            if len(set(values)) != 1:
+            if len(set(values)) != 1 and "HTTP_TRANSFER_ENCODING" not in environ:
                 raise RequestRejected(
                     400,
                     f"W2A-ENV-08: conflicting Content-Length headers: {short(values)}",
@@ -297,7 +301,13 @@ def _join_duplicates(environ: dict[str, Any], duplicates: dict[str, list[str]]) 
 
 
 def _check_content_length(environ: dict[str, Any]) -> None:
-    """W2A-ENV-08: ``CONTENT_LENGTH`` is digits, and not sent with Transfer-Encoding."""
+    """W2A-ENV-08/21: ``CONTENT_LENGTH`` is digits, or left out under Transfer-Encoding."""
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        # W2A-ENV-21: the server framed the body by Transfer-Encoding, which
+        # overrides Content-Length (RFC 9112 §6.3); a length beside it would
+        # contradict the body the app reads, so the app sees none.
+        del environ["CONTENT_LENGTH"]
+        return
     content_length = environ["CONTENT_LENGTH"]
     # parse_length also refuses more digits than int() converts, which the
     # adapter's int(CONTENT_LENGTH) would otherwise raise on.
@@ -305,12 +315,6 @@ def _check_content_length(environ: dict[str, Any]) -> None:
         raise RequestRejected(
             400,
             f"W2A-ENV-08: Content-Length must match ^[0-9]+$, got {short(content_length)}",
-        )
-    if "HTTP_TRANSFER_ENCODING" in environ:
-        raise RequestRejected(
-            400,
-            "W2A-ENV-08: the request has both Content-Length and Transfer-Encoding "
-            "(RFC 9112 §6.3)",
         )
 
 
@@ -379,8 +383,9 @@ def scope_to_environ(
     :param max_duplicate_headers: most field lines one environ key may
         receive (CORE-HDR-12); ``None`` is unlimited.
     :raises ASGIProtocolError: when ``method`` is missing or the scope is malformed.
-    :raises RequestRejected: 400 for CR/LF/NUL in a header value, a bad or
-        conflicting Content-Length, or Content-Length with Transfer-Encoding;
+    :raises RequestRejected: 400 for CR/LF/NUL in a header value, or a bad or
+        conflicting Content-Length without Transfer-Encoding (with it, the
+        Content-Length is left out: W2A-ENV-21);
         404 for a root path mismatch under ``"included"``; 431 when a key gets
         more than ``max_duplicate_headers`` lines.
     :raises ValueError: for an invalid knob value.
