@@ -10,14 +10,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -33,6 +35,17 @@ from sgibridge._detect import (
     load,
     wrap,
 )
+
+# The servers' command-line modules, imported once here: the tests replace their entry
+# points, and ``app_dir`` gives each test a copy of sys.modules to import into.
+for _name in (
+    "uvicorn.main",
+    "hypercorn.__main__",
+    "granian.cli",
+    "waitress",
+    "gunicorn.config",
+):
+    importlib.import_module(_name)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -251,6 +264,17 @@ def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 inner = app
 
             number = 42
+
+            def three(a, b, c):
+                pass
+
+            def none_factory():
+                return None
+
+            from sgibridge import ASGIToWSGI, WSGIToASGI
+
+            wrapped = WSGIToASGI(app)
+            wrapped_asgi = ASGIToWSGI(other)
             """
         )
     )
@@ -358,7 +382,7 @@ def test_load_caches_per_spec_and_calls_a_factory_once(app_dir: Path) -> None:
     assert first.detection.interface == "wsgi"
     assert isinstance(first.served, WSGIToASGI)
     forced = load(
-        ServeSpec("cli_good:other", "wsgi", app_dir=str(app_dir), interface="asgi2")
+        ServeSpec("cli_good:three", "wsgi", app_dir=str(app_dir), interface="asgi3")
     )
     assert forced.detection.reason == "given with --interface"
 
@@ -404,10 +428,18 @@ def cli(
         ENV_VAR, ""
     )  # restored to unset afterwards, whatever serve() writes
     monkeypatch.setenv("SCRIPT_NAME", "")
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    in_use = _cli._in_use
+    # The unit tests never depend on whether port 8000 happens to be free on this machine.
+    monkeypatch.setattr(
+        _cli, "_in_use", lambda host, port: port != 8000 and in_use(host, port)
+    )
     capsys_holder: list[pytest.CaptureFixture[str]] = []
 
     def run(*argv: str) -> tuple[int, str, str]:
-        status = _cli.main([argv[0], *argv[1:], "--app-dir", str(app_dir)])
+        own, rest = _cli._split_passthrough(argv)
+        extra = ["--", *rest] if "--" in argv else []
+        status = _cli.main([*own, "--app-dir", str(app_dir), *extra])
         out, err = capsys_holder[0].readouterr()
         return status, out, err
 
@@ -433,13 +465,15 @@ def test_inspect_prints_the_interface_and_every_server(
     assert "gunicorn (--server)  WSGI  as is" in out
 
 
+def _module(name: str) -> Any:
+    return sys.modules[name] if name in sys.modules else importlib.import_module(name)
+
+
 def test_serve_on_uvicorn(
     run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
 ) -> None:
-    import uvicorn
-
     recorder = Recorder()
-    monkeypatch.setattr(uvicorn, "run", recorder)
+    monkeypatch.setattr(_module("uvicorn.main"), "run", recorder)
     status, _, err = run_cli(
         "serve",
         "cli_good:app",
@@ -453,13 +487,15 @@ def test_serve_on_uvicorn(
     assert status == 0
     assert err.startswith(
         "sgibridge: serving cli_good:app (WSGI) on uvicorn through "
-        "WSGIToASGI(app, workers=4) at http://127.0.0.1:8000 (root path /api)"
+        "WSGIToASGI(app, workers=4) at http://127.0.0.1:8000 (root path /api)\n"
     )
     [(args, kwargs)] = recorder.calls
     assert args == ("sgibridge._cli_target:app",)
+    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 8000)
     assert kwargs["workers"] == 2
     assert kwargs["root_path"] == "/api"
     assert kwargs["interface"] == "asgi3"
+    assert kwargs["access_log"] is True
     spec = ServeSpec.from_json(_environ(ENV_VAR))
     assert (spec.target, spec.serve_as, spec.threads) == ("cli_good:app", "asgi", 4)
 
@@ -468,9 +504,10 @@ def _environ(name: str) -> str:
     return os.environ[name]
 
 
-def test_serve_on_gunicorn_execs_it(
+def test_serve_on_gunicorn_execs_it_with_gthread(
     run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
 ) -> None:
+    """Gunicorn gets the gthread worker with a few threads, and the startup line says so."""
     recorder = Recorder()
     monkeypatch.setattr(os, "execv", recorder)
     _, _, err = run_cli(
@@ -482,13 +519,15 @@ def test_serve_on_gunicorn_execs_it(
         "::1",
         "--workers",
         "3",
-        "--threads",
-        "2",
         "--reload",
         "--root-path",
         "/p",
     )
-    assert "on gunicorn through ASGIToWSGI(app)" in err
+    assert (
+        "on gunicorn (gthread worker, 4 threads per worker) through ASGIToWSGI(app)"
+        in err
+    )
+    assert "root path /p: gunicorn requires every request path to start with /p" in err
     [(args, _)] = recorder.calls
     assert args[1][1:] == [
         "-m",
@@ -498,20 +537,62 @@ def test_serve_on_gunicorn_execs_it(
         "[::1]:8000",
         "--workers",
         "3",
+        "--worker-class",
+        "gthread",
         "--threads",
-        "2",
+        "4",
         "--reload",
+        "--access-logfile",
+        "-",
     ]
     assert _environ("SCRIPT_NAME") == "/p"
+
+
+def _gunicorn_argv(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, *argv: str
+) -> tuple[list[str], str]:
+    recorder = Recorder()
+    monkeypatch.setattr(os, "execv", recorder)
+    _, _, err = run_cli("serve", "cli_good:other", "--server", "gunicorn", *argv)
+    assert "error" not in err, err
+    [(args, _)] = recorder.calls
+    return list(args[1][4:]), err
+
+
+def test_gunicorn_threads_and_worker_class_from_elsewhere_win_over_the_default(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    argv, err = _gunicorn_argv(run_cli, monkeypatch, "--threads", "2")
+    assert argv[argv.index("--threads") + 1] == "2"
+    assert "(gthread worker, 2 threads per worker)" in err
+
+    argv, err = _gunicorn_argv(run_cli, monkeypatch, "--", "-k", "sync")
+    assert "--worker-class" not in argv and "--threads" not in argv
+    assert argv[-2:] == ["-k", "sync"]
+    assert "on gunicorn (sync worker) through" in err
+
+    conf = tmp_path / "gconf.py"
+    conf.write_text("worker_class = 'sync'\nthreads = 3\nbind = ['127.0.0.1:8123']\n")
+    argv, err = _gunicorn_argv(run_cli, monkeypatch, "-c", str(conf))
+    assert "--worker-class" not in argv and "--threads" not in argv
+    assert "--bind" not in argv  # the file's bind
+    assert argv[argv.index("--config") + 1] == str(conf)
+    assert (
+        "(gthread worker, 3 threads per worker)" in err
+    )  # Gunicorn's sync+threads rule
+    assert "at http://127.0.0.1:8123" in err
+
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--threads 6")
+    argv, err = _gunicorn_argv(run_cli, monkeypatch)
+    assert "--threads" not in argv
+    assert "(gthread worker, 6 threads per worker)" in err
 
 
 def test_serve_on_hypercorn(
     run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
 ) -> None:
-    import hypercorn.run
-
     recorder = Recorder()
-    monkeypatch.setattr(hypercorn.run, "run", recorder)
+    monkeypatch.setattr(_module("hypercorn.__main__"), "run", recorder)
     assert (
         run_cli("serve", "cli_good:other", "--server", "hypercorn", "--port", "9")[0]
         == 0
@@ -520,29 +601,33 @@ def test_serve_on_hypercorn(
     assert config.application_path == "sgibridge._cli_target:app"
     assert config.bind == ["127.0.0.1:9"]
     assert config.workers == 1
+    assert config.accesslog is not None  # on by default
+
+
+class FakeGranian:
+    made: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        self.made.append({"target": target, **kwargs})
+
+    def serve(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def test_serve_on_granian(
     run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
 ) -> None:
-    granian = pytest.importorskip("granian")
-    made: list[dict[str, Any]] = []
-
-    class FakeGranian:
-        def __init__(self, target: str, **kwargs: Any) -> None:
-            made.append({"target": target, **kwargs})
-
-        def serve(self) -> None:
-            pass
-
-    monkeypatch.setattr(granian, "Granian", FakeGranian)
+    pytest.importorskip("granian")
+    FakeGranian.made.clear()
+    monkeypatch.setattr(_module("granian.cli"), "Server", FakeGranian)
     assert (
         run_cli("serve", "cli_good:app", "--server", "granian", "--root-path", "/g")[0]
         == 0
     )
-    [kwargs] = made
+    [kwargs] = FakeGranian.made
     assert kwargs["target"] == "sgibridge._cli_target:app"
     assert (kwargs["interface"], kwargs["url_path_prefix"]) == ("asgi", "/g")
+    assert kwargs["log_access"] is True
 
 
 def test_serve_on_waitress(
@@ -560,9 +645,379 @@ def test_serve_on_waitress(
         == 0
     )
     [((served,), kwargs)] = recorder.calls
-    assert isinstance(served, ASGIToWSGI)
+    assert isinstance(served, _cli.AccessLog)  # waitress keeps no access log itself
+    assert isinstance(served.app, ASGIToWSGI)
     assert (kwargs["threads"], kwargs["url_prefix"]) == (8, "")
     assert shut == [True]
+
+
+# --- every option, as each server's own configuration ------------------------------------------
+
+_ALL_OPTIONS = [
+    "--log-level",
+    "debug",
+    "--no-access-log",
+    "--forwarded-allow-ips",
+    "10.0.0.1",
+    "--timeout-keep-alive",
+    "7",
+    "--timeout-graceful-shutdown",
+    "9",
+    "--ssl-certfile",
+    "cert.pem",
+    "--ssl-keyfile",
+    "key.pem",
+]
+
+
+def _without(options: list[str], *names: str) -> list[str]:
+    """``options`` without ``names`` (and each one's value, if it takes one)."""
+    out: list[str] = []
+    skip = False
+    for i, item in enumerate(options):
+        if skip:
+            skip = False
+            continue
+        if item in names:
+            skip = i + 1 < len(options) and not options[i + 1].startswith("--")
+            continue
+        out.append(item)
+    return out
+
+
+def test_every_option_reaches_uvicorn(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(_module("uvicorn.main"), "run", recorder)
+    sock = str(tmp_path / "u.sock")
+    argv = ["serve", "cli_good:app", *_ALL_OPTIONS, "--uds", sock]
+    assert run_cli(*argv, "--", "--limit-concurrency", "5")[0] == 0
+    [(_, kwargs)] = recorder.calls
+    assert kwargs["uds"] == sock
+    assert kwargs["log_level"] == "debug"
+    assert kwargs["access_log"] is False
+    assert (kwargs["proxy_headers"], kwargs["forwarded_allow_ips"]) == (
+        True,
+        "10.0.0.1",
+    )
+    assert kwargs["timeout_keep_alive"] == 7
+    assert kwargs["timeout_graceful_shutdown"] == 9
+    assert (kwargs["ssl_certfile"], kwargs["ssl_keyfile"]) == ("cert.pem", "key.pem")
+    assert kwargs["limit_concurrency"] == 5  # after --
+
+
+def test_every_option_hypercorn_has_reaches_it(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(_module("hypercorn.__main__"), "run", recorder)
+    cert, key = _self_signed(tmp_path)
+    options = _without(
+        _ALL_OPTIONS, "--forwarded-allow-ips", "--ssl-certfile", "--ssl-keyfile"
+    )
+    sock = str(tmp_path / "h.sock")
+    argv = ["serve", "cli_good:app", "--server", "hypercorn", *options, "--uds", sock]
+    argv += ["--ssl-certfile", cert, "--ssl-keyfile", key, "--", "--read-timeout", "11"]
+    assert run_cli(*argv)[0] == 0
+    [((config,), _)] = recorder.calls
+    assert config.bind == [f"unix:{sock}"]
+    assert config.loglevel.lower() == "debug"
+    assert config.accesslog is None
+    assert config.keep_alive_timeout == 7
+    assert config.graceful_timeout == 9
+    assert (config.certfile, config.keyfile) == (cert, key)
+    assert config.read_timeout == 11  # after --
+
+
+def test_every_option_granian_has_reaches_it(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("granian")
+    FakeGranian.made.clear()
+    monkeypatch.setattr(_module("granian.cli"), "Server", FakeGranian)
+    cert, key = _self_signed(tmp_path)
+    options = _without(
+        _ALL_OPTIONS,
+        "--forwarded-allow-ips",
+        "--timeout-keep-alive",
+        "--ssl-certfile",
+        "--ssl-keyfile",
+    )
+    sock = str(tmp_path / "g.sock")
+    argv = ["serve", "cli_good:app", "--server", "granian", *options, "--uds", sock]
+    argv += ["--ssl-certfile", cert, "--ssl-keyfile", key, "--", "--backlog", "256"]
+    status, _, err = run_cli(*argv)
+    assert status == 0, err
+    [kwargs] = FakeGranian.made
+    assert str(kwargs["uds"]) == sock
+    assert str(kwargs["log_level"].value) == "debug"
+    assert kwargs["log_access"] is False
+    assert kwargs["workers_kill_timeout"] == 9
+    assert (str(kwargs["ssl_cert"]), str(kwargs["ssl_key"])) == (cert, key)
+    assert kwargs["backlog"] == 256  # after --
+
+
+def test_every_option_gunicorn_has_reaches_it(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    from gunicorn.config import Config
+
+    sock = str(tmp_path / "g.sock")
+    argv, _ = _gunicorn_argv(
+        run_cli, monkeypatch, *_ALL_OPTIONS, "--uds", sock, "--", "--timeout", "120"
+    )
+    parsed = Config().parser().parse_args(argv)
+    assert parsed.bind == [f"unix:{sock}"]
+    assert parsed.loglevel == "debug"
+    assert parsed.accesslog is None
+    assert parsed.forwarded_allow_ips == "10.0.0.1"
+    assert parsed.keepalive == 7
+    assert parsed.graceful_timeout == 9
+    assert (parsed.certfile, parsed.keyfile) == ("cert.pem", "key.pem")
+    assert parsed.timeout == 120  # after --
+
+
+def test_every_option_waitress_has_reaches_it(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, tmp_path: Path
+) -> None:
+    import waitress
+    from waitress.adjustments import Adjustments
+
+    recorder = Recorder()
+    monkeypatch.setattr(waitress, "serve", recorder)
+    monkeypatch.setattr(signal, "signal", Recorder())
+    options = _without(
+        _ALL_OPTIONS, "--timeout-graceful-shutdown", "--ssl-certfile", "--ssl-keyfile"
+    )
+    sock = str(tmp_path / "w.sock")
+    argv = ["serve", "cli_good:app", "--server", "waitress", *options, "--uds", sock]
+    assert run_cli(*argv, "--", "--connection-limit=50")[0] == 0
+    [((served,), kwargs)] = recorder.calls
+    assert not isinstance(served, _cli.AccessLog)  # --no-access-log
+    adjusted = Adjustments(**kwargs)
+    assert adjusted.unix_socket == sock
+    assert adjusted.trusted_proxy == "10.0.0.1"
+    assert "x-forwarded-for" in adjusted.trusted_proxy_headers
+    assert adjusted.channel_timeout == 7
+    assert adjusted.connection_limit == 50  # after --
+    assert logging.getLogger("waitress").level == logging.DEBUG
+
+
+def _self_signed(where: Path) -> tuple[str, str]:
+    """A throwaway certificate and key (hypercorn and granian read them at startup)."""
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize(
+    ("server", "option", "value", "message"),
+    [
+        ("hypercorn", "--forwarded-allow-ips", "*", "hypercorn trusts proxies by hop"),
+        ("granian", "--forwarded-allow-ips", "*", "granian has no proxy-header"),
+        ("granian", "--timeout-keep-alive", "5", "granian's HTTP/1 keep-alive has no"),
+        ("waitress", "--timeout-graceful-shutdown", "5", "waitress closes its"),
+        ("waitress", "--ssl-certfile", "c.pem", "waitress does not speak TLS"),
+        ("uvicorn", "--config", "g.py", "it is Gunicorn's configuration file"),
+        ("hypercorn", "--config", "g.py", "it is Gunicorn's configuration file"),
+        (
+            "waitress",
+            "--forwarded-allow-ips",
+            "10.0.0.1,10.0.0.2",
+            "waitress trusts one",
+        ),
+    ],
+)
+def test_an_option_a_server_cannot_honour_is_refused(
+    run_cli: Callable[..., tuple[int, str, str]],
+    monkeypatch: Any,
+    server: str,
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    pytest.importorskip(server)
+    for name in ("uvicorn.main", "hypercorn.__main__", "waitress"):
+        monkeypatch.setattr(
+            _module(name), "run" if "." in name else "serve", Recorder()
+        )
+    status, _, err = run_cli("serve", "cli_good:app", "--server", server, option, value)
+    assert status == 1
+    assert err.startswith("sgibridge: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+# --- --root-path ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "taken"),
+    [
+        ("", ""),
+        ("/", ""),
+        ("/api", "/api"),
+        ("api", "/api"),
+        ("/site/", "/site"),
+        ("//a/b//", "/a/b"),
+    ],
+)
+def test_root_path_is_normalised(given: str, taken: str) -> None:
+    assert _cli.normalise_root_path(given) == taken
+
+
+@pytest.mark.parametrize(
+    "given", ["/a?b", "/a#b", "/caf%C3%A9", "/a b", "/a//b", "/a/../b", "/./a", "/a\\b"]
+)
+def test_root_path_that_is_no_prefix_is_refused(
+    run_cli: Callable[..., tuple[int, str, str]], given: str
+) -> None:
+    status, _, err = run_cli("serve", "cli_good:app", "--root-path", given)
+    assert status == 1
+    assert err == (
+        "sgibridge: error: --root-path must be a URL path prefix such as /api (plain, "
+        f"unencoded segments), got {given!r}\n"
+    )
+
+
+def test_root_path_startup_says_what_the_server_expects(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(_module("uvicorn.main"), "run", Recorder())
+    status, _, err = run_cli("serve", "cli_good:app", "--root-path", "legacy")
+    assert status == 0
+    assert err.splitlines()[1:] == [
+        "sgibridge: --root-path 'legacy' is taken as '/legacy'",
+        (
+            "sgibridge: root path /legacy: uvicorn expects requests without the prefix "
+            "(a proxy in front strips /legacy) and adds it back for the app; the app "
+            "sees it as its mount prefix"
+        ),
+    ]
+
+
+# --- the address ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "server", ["uvicorn", "hypercorn", "granian", "gunicorn", "waitress"]
+)
+def test_a_port_in_use_is_one_line_before_the_server_starts(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any, server: str
+) -> None:
+    pytest.importorskip(server)
+    recorder = Recorder()
+    monkeypatch.setattr(os, "execv", recorder)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, _, err = run_cli(
+            "serve", "cli_good:app", "--server", server, "--port", str(port)
+        )
+    assert status == 1
+    assert recorder.calls == []
+    assert err == (
+        f"sgibridge: error: 127.0.0.1:{port} (host 127.0.0.1, port {port}) is already in "
+        "use (is another server running there?); stop it, or choose another with --port\n"
+    )
+
+
+def test_a_unix_socket_in_use_is_one_line(
+    run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    path = str(tmp_path / "busy.sock")
+    with socket.socket(socket.AF_UNIX) as taken:
+        taken.bind(path)
+        taken.listen()
+        status, _, err = run_cli("serve", "cli_good:app", "--uds", path)
+    assert status == 1
+    assert err == (
+        f"sgibridge: error: the Unix socket {path} is already in use (is another server "
+        "running there?); stop it, or choose another --uds path\n"
+    )
+
+
+# --- the target -------------------------------------------------------------------------------
+
+
+def test_a_plain_three_argument_function_is_refused_before_the_server_starts(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(_module("uvicorn.main"), "run", recorder)
+    status, _, err = run_cli("serve", "cli_good:three")
+    assert status == 1
+    assert err == (
+        "sgibridge: error: 'cli_good:three': the function three is not a WSGI or ASGI "
+        "app: it takes 3 arguments (a, b, c) but is not 'async def'; an ASGI 3 app is "
+        "'async def app(scope, receive, send)' (a WSGI app takes (environ, "
+        "start_response)); if it returns an awaitable, pass --interface asgi3\n"
+    )
+    assert recorder.calls == []
+    monkeypatch.setattr(os, "execv", Recorder())
+    _, _, err = run_cli(
+        "serve", "cli_good:three", "--interface", "asgi3", "--server", "gunicorn"
+    )
+    assert "through ASGIToWSGI(app)" in err
+
+
+def test_a_factory_that_returns_none_says_so(
+    run_cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    status, _, err = run_cli("serve", "cli_good:none_factory", "--factory")
+    assert status == 1
+    assert err == (
+        "sgibridge: error: the app factory 'cli_good:none_factory' returned None; it "
+        "must return the app (is a 'return app' missing?)\n"
+    )
+
+
+def test_an_interface_the_app_clearly_is_not_is_refused(
+    run_cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    status, _, err = run_cli("serve", "cli_good:app", "--interface", "asgi3")
+    assert status == 1
+    assert err == (
+        "sgibridge: error: --interface asgi3 was given, but 'cli_good:app' is an WSGI "
+        "app (a function takes (environ, start_response)); drop --interface to serve it "
+        "as what it is\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "server", "kind", "inner"),
+    [
+        ("cli_good:wrapped", "gunicorn", "WSGIToASGI", "WSGI"),
+        ("cli_good:wrapped_asgi", "uvicorn", "ASGIToWSGI", "ASGI"),
+    ],
+)
+def test_an_adapter_the_server_does_not_need_is_unwrapped(
+    run_cli: Callable[..., tuple[int, str, str]],
+    app_dir: Path,
+    monkeypatch: Any,
+    target: str,
+    server: str,
+    kind: str,
+    inner: str,
+) -> None:
+    monkeypatch.setattr(os, "execv", Recorder())
+    monkeypatch.setattr(_module("uvicorn.main"), "run", Recorder())
+    _, _, err = run_cli("serve", target, "--server", server)
+    assert err.splitlines()[0] == (
+        f"sgibridge: {target} is {kind}(...); serving the inner {inner} app directly"
+    )
+    assert "as is at http://" in err.splitlines()[1]
+    serve_as: Any = "wsgi" if server == "gunicorn" else "asgi"
+    loaded = load(ServeSpec(target, serve_as, app_dir=str(app_dir)))
+    assert loaded.served is loaded.app
+    assert not isinstance(loaded.served, (WSGIToASGI, ASGIToWSGI))
 
 
 @pytest.mark.parametrize(

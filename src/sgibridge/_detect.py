@@ -27,6 +27,9 @@ with a target before any server runs, all of them here:
    ``(scope, receive, send)``, not ``async def``  ASGI 3 (it returns an awaitable)
    ===========================================  =========
 
+   A plain function that takes three other names (``def f(a, b, c)``) is
+   neither: it is refused, with ``--interface asgi3`` as the way to insist.
+
    A *class* is an app too (PEP 3333 allows one): ``__init__(environ,
    start_response)`` with ``__iter__`` is WSGI; ``__init__(scope)`` with an
    ``async def __call__(receive, send)`` is ASGI 2. Flask, Django's
@@ -198,6 +201,11 @@ def import_target(target: str, *, factory: bool = False, app_dir: str = ".") -> 
             raise TargetError(
                 f"calling the app factory {target!r} raised {type(exc).__name__}: {exc}"
             ) from exc
+        if obj is None:
+            raise TargetError(
+                f"the app factory {target!r} returned None; it must return the app "
+                f"(is a 'return app' missing?)"
+            )
     return obj
 
 
@@ -250,6 +258,19 @@ def _arity(func: Callable[..., Any]) -> tuple[int, int, bool] | None:
         elif param.kind is param.VAR_POSITIONAL:
             star = True
     return required, most, star
+
+
+_ASGI3_NAMES = ["scope", "receive", "send"]
+
+
+def _positional_names(func: Callable[..., Any]) -> list[str]:
+    """The names of ``func``'s positional parameters (its signature is inspectable)."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [
+        param.name
+        for param in inspect.signature(func).parameters.values()
+        if param.kind in kinds
+    ]
 
 
 def _own_call(cls: type) -> Any:
@@ -329,6 +350,17 @@ def detect_interface(obj: object) -> Detection:
         )
     required, most, star = arity
     interface: dict[int, Interface] = {2: "wsgi", 1: "asgi2", 3: "asgi3"}
+    if required == 3 and _positional_names(obj)[:3] != _ASGI3_NAMES:
+        # Neither async nor marked: only the spec's own names make it ASGI 3 (a
+        # function that returns the awaitable); anything else would be served and
+        # then fail every request with "object NoneType can't be used in 'await'".
+        names = ", ".join(_positional_names(obj)[:3])
+        raise _not_an_app(
+            obj,
+            f"it takes 3 arguments ({names}) but is not 'async def'; an ASGI 3 app is "
+            f"'async def app(scope, receive, send)' (a WSGI app takes (environ, "
+            f"start_response)); if it returns an awaitable, pass --interface asgi3",
+        )
     if required in interface:
         return Detection(interface[required], f"{subject} takes {_NAMES[required]}")
     if required == 0 and most == 0 and not star:
@@ -518,11 +550,14 @@ class Loaded:
     :ivar app: the object the target named (after the factory call).
     :ivar detection: its interface and why.
     :ivar served: what the server is given (``app`` or an adapter around it).
+    :ivar note: set when the target was an sgibridge adapter that the server does
+        not need, and its inner app is served instead; says so in one line.
     """
 
     app: Any
     detection: Detection
     served: Any
+    note: str | None = None
 
 
 _loaded: dict[ServeSpec, Loaded] = {}
@@ -543,10 +578,47 @@ def load(spec: ServeSpec) -> Loaded:
         except NotAnAppError as exc:
             raise NotAnAppError(f"{spec.target!r}: {exc}") from None
     else:
+        seen = _clear_interface(app)
+        if seen is not None and seen != spec.interface:
+            raise NotAnAppError(
+                f"--interface {spec.interface} was given, but {spec.target!r} is an "
+                f"{_LABELS[seen]} app ({detect_interface(app).reason}); drop "
+                f"--interface to serve it as what it is"
+            )
         detection = Detection(spec.interface, "given with --interface")
+    app, detection, note = _unwrap(spec, app, detection)
     served = wrap(app, detection.interface, spec.serve_as, spec.threads)
-    done = _loaded[spec] = Loaded(app, detection, served)
+    done = _loaded[spec] = Loaded(app, detection, served, note)
     return done
+
+
+def _unwrap(
+    spec: ServeSpec, app: Any, detection: Detection
+) -> tuple[Any, Detection, str | None]:
+    """The inner app of an sgibridge adapter that the server does not need."""
+    from ._asgi_to_wsgi import ASGIToWSGI
+    from ._wsgi_to_asgi import WSGIToASGI
+
+    if spec.serve_as == "wsgi" and isinstance(app, WSGIToASGI):
+        inner, kind = app.app, "WSGI"
+    elif spec.serve_as == "asgi" and isinstance(app, ASGIToWSGI):
+        inner, kind = app.app, "ASGI"
+    else:
+        return app, detection, None
+    note = (
+        f"{spec.target} is {type(app).__name__}(...); serving the inner {kind} app "
+        f"directly"
+    )
+    try:
+        inner_detection = detect_interface(inner)
+    except NotAnAppError:
+        inner_detection = Detection(
+            "wsgi"
+            if kind == "WSGI"
+            else ("asgi2" if app.asgi_version == "2.0" else "asgi3"),
+            f"the app inside {type(app).__name__}",
+        )
+    return inner, inner_detection, note
 
 
 def label(interface: Interface) -> str:
