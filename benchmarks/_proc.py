@@ -23,6 +23,7 @@ __all__ = ("HOST", "Proc", "ProcStartError", "free_port", "running")
 
 HOST = "127.0.0.1"
 _POLL = 0.05
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class ProcStartError(RuntimeError):
@@ -82,6 +83,15 @@ def _status_field(pid: int, key: str) -> int:
     return 0
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of ``pid`` (all its threads) and of its children it has reaped."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0
+    # /proc/PID/stat fields 14-17, counted here from field 3 (the state).
+    return sum(int(f) for f in fields[11:15])
+
+
 def _rss(pid: int) -> int:
     try:
         text = Path(f"/proc/{pid}/status").read_text()
@@ -105,6 +115,14 @@ class Proc:
     def rss_bytes(self) -> int:
         """Summed VmRSS of the server and all its descendants (gunicorn workers included)."""
         return sum(_rss(pid) for pid in _tree(self.pid))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and all its descendants used so far.
+
+        Multi-process servers (Gunicorn's worker, Granian's) are included; a child that
+        exited counts once its parent reaped it. The resolution is one clock tick (10 ms).
+        """
+        return sum(_cpu_ticks(pid) for pid in _tree(self.pid)) / _CLK_TCK
 
     def thread_count(self) -> int:
         """Summed thread count of the server and all its descendants."""

@@ -17,7 +17,9 @@ Every response is checked (status 200 and the exact body length): a fast wrong a
 failure, not a win.  Each adapter runs in **batches**: a calibration run picks the iteration count
 that takes about ``target_s`` seconds; then ``rounds`` rounds run every adapter once per
 scenario, with the adapter order rotated each round so drift on a noisy machine spreads over all
-of them.  The result is the median µs/request over the rounds.
+of them.  The result is the median µs/request over the rounds, beside the median CPU µs/request
+(``time.process_time``: user + system of the whole process, every thread, over the batch), the
+steadier figure on a shared machine.
 
 Every batch has a timeout (W2A: ``asyncio.wait_for``; A2W: the batch runs in a daemon thread that
 is joined with a timeout), so a hung adapter is reported as failed and the run goes on.
@@ -138,6 +140,7 @@ class Measurement:
     version: str
     iterations: int = 0
     rounds_us: list[float] = field(default_factory=list)
+    cpu_rounds_us: list[float] = field(default_factory=list)
     peak_bytes: int | None = None
     error: str | None = None
 
@@ -147,6 +150,15 @@ class Measurement:
         return (
             statistics.median(self.rounds_us)
             if self.rounds_us and not self.error
+            else None
+        )
+
+    @property
+    def cpu_us(self) -> float | None:
+        """Median CPU µs per request (all threads of the process) over the rounds."""
+        return (
+            statistics.median(self.cpu_rounds_us)
+            if self.cpu_rounds_us and not self.error
             else None
         )
 
@@ -161,6 +173,7 @@ class Measurement:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["us"] = self.us
+        data["cpu_us"] = self.cpu_us
         data["spread"] = self.spread
         return data
 
@@ -434,11 +447,13 @@ async def _drive(
                 if m.error is not None:
                     continue
                 n = iterations[scenario.name, adapter.spec.name]
+                cpu = time.process_time()
                 try:
                     elapsed = await batch(adapter, scenario, n)
                 except Exception as exc:  # reported per adapter
                     m.error = f"{type(exc).__name__}: {exc}"
                     continue
+                m.cpu_rounds_us.append((time.process_time() - cpu) / n * 1e6)
                 m.rounds_us.append(elapsed / n * 1e6)
         log(f"  {direction} round {round_no + 1}/{settings.rounds} done")
 

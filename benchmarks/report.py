@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,13 +114,18 @@ def _inprocess_tables(direction: dict[str, Any]) -> list[str]:
         rows = []
         for r in scenario["results"]:
             spread = r.get("spread")
-            extras = ["–" if spread is None else f"±{spread * 50:.0f}%"]
+            extras = [
+                _fmt(r.get("cpu_us")),
+                "–" if spread is None else f"±{spread * 50:.0f}%",
+            ]
             if info["large"]:
                 extras.append(_mib(r.get("peak_bytes")))
             rows.append(
                 Row(r["adapter"], r["role"], r.get("us"), extras, r.get("error"))
             )
-        heads = ["spread"] + (["traced peak"] if info["large"] else [])
+        heads = ["CPU µs/request", "spread"] + (
+            ["traced peak"] if info["large"] else []
+        )
         out.append(_table(info["title"], "µs/request", rows, False, heads))
     for missing in direction.get("unavailable", []):
         out.append(f"- `{missing['adapter']}` unavailable: {missing['reason']}\n")
@@ -127,6 +133,15 @@ def _inprocess_tables(direction: dict[str, Any]) -> list[str]:
 
 
 # --- servers ------------------------------------------------------------------------------------
+
+
+_TRANSFER = re.compile(r"^(download|upload)_(\d+)m(?:_c(\d+))?$")
+
+
+def _transfer_order(key: str) -> tuple[int, int, str]:
+    match = _TRANSFER.match(key)
+    assert match is not None
+    return int(match.group(2)), int(match.group(3) or 1), match.group(1)
 
 
 def _server_tables(direction: dict[str, Any]) -> list[str]:
@@ -142,12 +157,11 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
         rows = []
         for r in results:
             metric = (r.get("metrics") or {}).get(key)
-            if metric is None:
-                rows.append(
-                    Row(
-                        r["adapter"], r["role"], None, error=r.get("error", "no result")
-                    )
-                )
+            if metric is None or "skipped" in metric:
+                reason = (metric or {}).get("skipped") or r.get("error", "no result")
+                if "skipped" in (metric or {}):
+                    reason = "skipped: " + reason
+                rows.append(Row(r["adapter"], r["role"], None, error=reason))
                 continue
             cells = []
             for extra, kind in extras:
@@ -164,19 +178,23 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
             rows.append(Row(r["adapter"], r["role"], value, cells, error))
         return rows
 
-    latency = [("p50_ms", "num"), ("p99_ms", "num"), ("errors", "int")]
+    latency = [
+        ("cpu_ms_per_1k", "num"),
+        ("p50_ms", "num"),
+        ("p99_ms", "num"),
+        ("errors", "int"),
+    ]
     for c in (1, 16):
         rows = rows_for(f"small_c{c}", "rps", latency)
-        heads = ["p50 ms", "p99 ms", "errors"]
+        heads = ["CPU ms / 1k req", "p50 ms", "p99 ms", "errors"]
         out.append(_table(f"GET /small, concurrency {c}", "req/s", rows, True, heads))
-    sizes = sorted(
+    transfers = sorted(
         {
-            k.split("_")[1]
+            (int(m.group(2)), int(m.group(3) or 1))
             for r in results
             for k in (r.get("metrics") or {})
-            if "load_" in k
-        },
-        key=lambda s: int(s.rstrip("m")),
+            if (m := _TRANSFER.match(k))
+        }
     )
     leak_rows = []
     for r in results:
@@ -187,14 +205,18 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
                 f"| {leak['requests']:.0f} | {leak['errors']:.0f} | {_mib(leak['rss_growth'])} "
                 f"| {leak['threads_before']:.0f} | {leak['threads_after']:.0f} |"
             )
-    for size in sizes:
+    for size, concurrency in transfers:
         for kind in ("download", "upload"):
-            key = f"{kind}_{size}"
+            key = f"{kind}_{size}m" + (f"_c{concurrency}" if concurrency > 1 else "")
             rows = rows_for(
-                key, "mb_per_s", [("rss_growth", "mib"), ("rss_peak", "mib")]
+                key,
+                "mb_per_s",
+                [("cpu_s_per_gib", "num"), ("rss_growth", "mib"), ("rss_peak", "mib")],
             )
-            title = f"{kind} {size[:-1]} MiB, concurrency 1"
-            heads = ["server RSS growth", "server RSS peak"]
+            title = f"{kind} {size} MiB, concurrency {concurrency}"
+            if concurrency > 1:
+                title += f" ({concurrency} transfers at once)"
+            heads = ["CPU s / GiB", "server RSS growth", "server RSS peak"]
             out.append(_table(title, "MB/s", rows, True, heads))
     if leak_rows:
         out.append(
@@ -294,7 +316,20 @@ def chart_panels(results: dict[str, Any]) -> list[Panel]:
                 if r["metrics"].get(f"small_c{c}", {}).get("rps")
             ]
             panels.append(Panel(f"server {key} small c{c}", "req/s", bars))
-        metric_keys = sorted({k for r in rows for k in r["metrics"] if "load_" in k})
+            cpu = [
+                (r["adapter"], r["role"], r["metrics"][f"small_c{c}"]["cpu_ms_per_1k"])
+                for r in rows
+                if r["metrics"].get(f"small_c{c}", {}).get("cpu_ms_per_1k")
+            ]
+            panels.append(
+                Panel(
+                    f"server {key} small c{c} CPU (lower is better)", "ms/1k req", cpu
+                )
+            )
+        metric_keys = sorted(
+            (k for k in {k for r in rows for k in r["metrics"]} if _TRANSFER.match(k)),
+            key=_transfer_order,
+        )
         for metric in metric_keys:
             good = [r for r in rows if (r["metrics"].get(metric) or {}).get("mb_per_s")]
             bars = [
@@ -302,6 +337,14 @@ def chart_panels(results: dict[str, Any]) -> list[Panel]:
                 for r in good
             ]
             panels.append(Panel(f"server {key} {metric}", "MB/s", bars))
+            cpu = [
+                (r["adapter"], r["role"], r["metrics"][metric]["cpu_s_per_gib"])
+                for r in good
+                if r["metrics"][metric].get("cpu_s_per_gib")
+            ]
+            panels.append(
+                Panel(f"server {key} {metric} CPU (lower is better)", "s/GiB", cpu)
+            )
             mem = [
                 (r["adapter"], r["role"], r["metrics"][metric]["rss_growth"] / MIB)
                 for r in good

@@ -17,8 +17,11 @@ so all adapters run under exactly the same server command line.  For each adapte
    else the built-in generator);
 3. a 10 MiB download (``GET /stream``) and a 10 MiB upload (``POST /upload``) at concurrency 1:
    MB/s of body, and the server's peak RSS growth (process tree, sampled every 20 ms);
-4. ``--full`` only, primary servers only, first round only: one 200 MiB and one 1 GiB download and upload each, for
-   MB/s and peak server RSS (a timeout per transfer);
+4. ``--full`` only, primary servers only, first round only: one 200 MiB and one 1 GiB download
+   and upload each, for MB/s and peak server RSS (a timeout per transfer); then 16 concurrent
+   200 MiB downloads and 16 concurrent 200 MiB uploads, for the peak server RSS under
+   concurrency (skipped for an adapter whose single 200 MiB transfer of that kind failed or ran
+   below ``concurrent_min_mb_per_s``: 16 of them would only run into the timeout);
 5. primary servers only, first round only: the leak check, ``GET /small`` at concurrency 16 for ``leak_requests``
    requests (100k in ``--full``), then the server's RSS growth over it and its thread count
    before and after, once idle again;
@@ -26,6 +29,14 @@ so all adapters run under exactly the same server command line.  For each adapte
 
 With ``rounds > 1`` the whole sequence repeats with the adapter order rotated, and each figure is
 the median over the rounds.  Every measurement is bounded by a duration and a request count.
+
+**Cost.**  Beside every rate, the CPU time (user + system) the server used during that
+measurement, read from ``/proc/PID/stat`` for the server process and all its descendants
+(Gunicorn's and Granian's workers): ``cpu_ms_per_1k`` (CPU milliseconds per 1,000 requests) for
+``GET /small`` and ``cpu_s_per_gib`` (CPU seconds per GiB of body) for the transfers.  On a
+shared machine these are far steadier than req/s and MB/s, which also depend on how much CPU the
+load generator and everything else left to the server.  The resolution is one clock tick
+(10 ms), so a figure from fewer than ~50 ticks is rough.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from benchmarks.adapters import AdapterSpec, Built, Direction, build, registry
 __all__ = ("ServerSettings", "run_servers")
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 SMALL = b"Hello, world!"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +88,10 @@ class ServerSettings:
     secondary_adapters: tuple[
         str, ...
     ] = ()  # () runs every adapter; ceilings always run
+    # With huge bodies: this many concurrent transfers of concurrent_mib each (0 skips them).
+    concurrent_transfers: int = 16
+    concurrent_mib: int = 200
+    concurrent_min_mb_per_s: float = 100.0
 
 
 def _uvicorn_argv(settings: ServerSettings) -> list[str]:
@@ -255,6 +271,23 @@ def _sampling(proc: Proc) -> Iterator[_RSSSampler]:
         sampler.peak = max(sampler.peak, proc.rss_bytes())
 
 
+def _cost(result: dict[str, Any], cpu_s: float, requests: int, body: int) -> None:
+    """Add the server's CPU time to a measurement: per 1,000 requests and per GiB of body."""
+    result["cpu_s"] = cpu_s
+    result["cpu_ms_per_1k"] = cpu_s / requests * 1e6 if requests else None
+    result["cpu_s_per_gib"] = cpu_s / (body / GIB) if body else None
+
+
+def _small_cost(
+    proc: Proc, concurrency: int, settings: ServerSettings
+) -> dict[str, Any]:
+    cpu = proc.cpu_seconds()
+    result = _small(proc.port, concurrency, settings)
+    out = result.as_dict()
+    _cost(out, proc.cpu_seconds() - cpu, result.requests, 0)
+    return out
+
+
 def _small(port: int, concurrency: int, settings: ServerSettings) -> LoadResult:
     if wrk_path():
         return wrk_load(
@@ -285,14 +318,17 @@ def _transfer(
     max_requests: int,
     timeout: float,
     body: bytes,
+    concurrency: int = 1,
 ) -> dict[str, Any]:
     before = proc.rss_bytes()
+    cpu = proc.cpu_seconds()
     with _sampling(proc) as sampler:
         if kind == "download":
             result = own_load(
                 proc.port,
                 "GET",
                 f"/stream?size={size}&chunk=65536",
+                concurrency=concurrency,
                 duration=duration,
                 max_requests=max_requests,
                 timeout=timeout,
@@ -304,20 +340,24 @@ def _transfer(
                 "POST",
                 "/upload",
                 body=body,
+                concurrency=concurrency,
                 duration=duration,
                 max_requests=max_requests,
                 timeout=timeout,
                 expect_body=str(len(body)).encode(),
             )
             mbps = result.mb_out_per_s
-    return {
+    out = {
         "mb_per_s": mbps if result.requests else None,
         "requests": result.requests,
         "errors": result.errors,
+        "concurrency": concurrency,
         "rss_before": before,
         "rss_peak": sampler.peak,
         "rss_growth": sampler.peak - before,
     }
+    _cost(out, proc.cpu_seconds() - cpu, result.requests, result.requests * size)
+    return out
 
 
 def _measure_one(
@@ -337,8 +377,7 @@ def _measure_one(
         )
     out: dict[str, Any] = {"rss_idle": proc.rss_bytes()}
     for concurrency in (1, 16):
-        result = _small(proc.port, concurrency, settings)
-        out[f"small_c{concurrency}"] = result.as_dict()
+        out[f"small_c{concurrency}"] = _small_cost(proc, concurrency, settings)
     large = settings.large_mib * MIB
     for kind in () if small_only else ("download", "upload"):
         out[f"{kind}_{settings.large_mib}m"] = _transfer(
@@ -362,9 +401,45 @@ def _measure_one(
                 timeout=settings.huge_timeout_s,
                 body=bytes(huge_size) if kind == "upload" else b"",
             )
+    if huge and settings.concurrent_transfers:
+        out.update(_concurrent(proc, settings, out))
     if huge and settings.leak_requests:
         out["leak"] = _leak_check(proc, settings)
     out["rss_after"] = proc.rss_bytes()
+    return out
+
+
+def _concurrent(
+    proc: Proc, settings: ServerSettings, done: dict[str, Any]
+) -> dict[str, Any]:
+    """Concurrent large transfers, for the peak server RSS under concurrency."""
+    n, mib = settings.concurrent_transfers, settings.concurrent_mib
+    size = mib * MIB
+    out: dict[str, Any] = {}
+    for kind in ("download", "upload"):
+        key = f"{kind}_{mib}m_c{n}"
+        single = done.get(f"{kind}_{mib}m") or {}
+        speed = single.get("mb_per_s")
+        if (
+            not speed
+            or single.get("errors")
+            or speed < settings.concurrent_min_mb_per_s
+        ):
+            out[key] = {
+                "skipped": f"one {mib} MiB {kind} ran at "
+                + (f"{speed:.0f} MB/s" if speed else "no speed (failed)")
+            }
+            continue
+        out[key] = _transfer(
+            proc,
+            kind,
+            size,
+            duration=0.0,
+            max_requests=n,
+            concurrency=n,
+            timeout=settings.huge_timeout_s * 2,
+            body=bytes(size) if kind == "upload" else b"",
+        )
     return out
 
 
