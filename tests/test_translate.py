@@ -1,4 +1,4 @@
-"""Tests for the sans-I/O core, one test (or parametrised test) per CONFORMANCE ID."""
+"""Tests for the sans-I/O core, one test (or parametrised test) per requirement ID."""
 
 from __future__ import annotations
 

@@ -1,17 +1,18 @@
 # Theory of operation
 # ===================
 #
-# The canned responses (CONFORMANCE §0) that an adapter sends instead of
-# calling the app, or when the app failed before its first byte: a fixed
-# status, a `text/plain` body that is the reason phrase, and its length. The
-# reason phrase comes from the table below, not from `http.HTTPStatus`, so the
-# bytes on the wire do not change between Python versions.
+# The canned responses (docs/behaviour.md, Conventions) that an adapter
+# sends instead of calling the app, or when the app failed before its first
+# byte: a fixed status, a `text/plain` body that is the reason phrase, and its
+# length. The reason phrase comes from the table below, not from
+# `http.HTTPStatus`, so the bytes on the wire do not change between Python
+# versions.
 #
 # `RequestRejected` is how the other core modules say "answer this request
 # with a canned response and never call the app" (a bad Content-Length, a
 # header flood, a root path mismatch); the adapter catches it and sends
 # `canned_asgi(status)` or `canned_wsgi(status)`.
-"""Canned error responses (CONFORMANCE §0) and the exception that asks for one."""
+"""Canned error responses, and the exception that asks for one."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from ._strings import short
 
 __all__ = ("CANNED_BODIES", "RequestRejected", "canned_asgi", "canned_wsgi")
 
-#: The body of each canned response (CONFORMANCE §0). The reason phrase of the
-#: status line is the body text, so it does not change between Python versions.
+#: The body of each canned response (docs/behaviour.md, Conventions). The
+#: reason phrase of the status line is the body text, so it does not change
+#: between Python versions.
 CANNED_BODIES: dict[int, bytes] = {
     400: b"Bad Request",
     404: b"Not Found",
@@ -45,7 +47,7 @@ def _body(status: int) -> bytes:
 
 
 def canned_wsgi(status: int) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Return a canned response (CONFORMANCE §0) in WSGI form.
+    """Return a canned response (docs/behaviour.md, Conventions) in WSGI form.
 
     :param status: one of the keys of :data:`CANNED_BODIES`.
     :return: ``(status_line, headers, body)`` ready for ``start_response``; the
@@ -61,7 +63,7 @@ def canned_wsgi(status: int) -> tuple[str, list[tuple[str, str]], bytes]:
 
 
 def canned_asgi(status: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """Return a canned response (CONFORMANCE §0) in ASGI form.
+    """Return a canned response (docs/behaviour.md, Conventions) in ASGI form.
 
     :param status: one of the keys of :data:`CANNED_BODIES`.
     :return: ``(headers, body)`` with lowercase byte header names; the header

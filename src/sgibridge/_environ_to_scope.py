@@ -1,7 +1,7 @@
 # Theory of operation
 # ===================
 #
-# WSGI environ -> ASGI scope, for ASGIToWSGI (CONFORMANCE §3.2, A2W-SCOPE-01..13,
+# WSGI environ -> ASGI scope, for ASGIToWSGI (docs/behaviour.md §3.2, A2W-SCOPE-01..13,
 # with CORE-HDR-07 and CORE-PATH-*; the ASGI www spec §HTTP Connection Scope,
 # §WSGI Compatibility and §WSGI encoding differences; PEP 3333 §environ
 # Variables).
@@ -17,7 +17,7 @@
 #
 # `request_body_length` decides how much of `wsgi.input` the adapter may read
 # (A2W-RECV-01/02).
-"""WSGI environ to ASGI scope (CONFORMANCE §3.2)."""
+"""WSGI environ to ASGI scope (docs/behaviour.md §3.2)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 from ._canned import RequestRejected
 from ._exceptions import WSGIProtocolError
 from ._paths import normalize_root_path, wsgi_to_asgi_path
+from ._rules import see
 from ._status import http_version
 from ._strings import CACHE_MAX, CR_LF_NUL, is_token, parse_length, short
 
@@ -55,12 +56,14 @@ def _environ_bytes(key: str, value: object) -> bytes:
     if not isinstance(value, str):
         raise WSGIProtocolError(
             f"CORE-STR-01: environ[{key!r}] must be a str, got {short(value)}"
+            f" ({see('CORE-STR-01')})"
         )
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         raise WSGIProtocolError(
             f"CORE-STR-02: environ[{key!r}] must be latin-1, got {short(value)}"
+            f" ({see('CORE-STR-02')})"
         ) from None
 
 
@@ -68,7 +71,9 @@ def _header_value(key: str, value: str) -> bytes:
     data = _environ_bytes(key, value)
     if len(data.translate(None, CR_LF_NUL)) != len(data):
         raise RequestRejected(
-            400, f"SEC-01: environ[{key!r}] contains CR, LF or NUL: {short(value)}"
+            400,
+            f"SEC-01: environ[{key!r}] contains CR, LF or NUL: {short(value)}"
+            f" ({see('SEC-01')})",
         )
     return data
 
@@ -140,7 +145,7 @@ def environ_to_scope(
     state: dict[str, Any] | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Translate a WSGI environ into an ASGI HTTP scope (CONFORMANCE §3.2).
+    """Translate a WSGI environ into an ASGI HTTP scope (docs/behaviour.md §3.2).
 
     Implements A2W-SCOPE-01..13 with CORE-HDR-07 and CORE-PATH-*. The environ
     is never modified; ``scope["wsgi_environ"]`` is the environ itself.
@@ -158,7 +163,7 @@ def environ_to_scope(
     if not isinstance(method, str) or not method:
         raise WSGIProtocolError(
             f"A2W-SCOPE-03: environ['REQUEST_METHOD'] must be a non-empty str, "
-            f"got {short(method)}"
+            f"got {short(method)} ({see('A2W-SCOPE-03')})"
         )
     scheme = environ.get("wsgi.url_scheme")
     if not (isinstance(scheme, str) and scheme):
@@ -236,5 +241,7 @@ def request_body_length(environ: Mapping[str, Any]) -> int | None:
         if length is not None:
             return length
     raise RequestRejected(
-        400, f"A2W-RECV-02: CONTENT_LENGTH must match ^[0-9]+$, got {short(value)}"
+        400,
+        f"A2W-RECV-02: CONTENT_LENGTH must match ^[0-9]+$, got {short(value)}"
+        f" ({see('A2W-RECV-02')})",
     )

@@ -1,7 +1,7 @@
 # Theory of operation
 # ===================
 #
-# Paths, both directions (CONFORMANCE §1.3, CORE-PATH-01..06; PEP 3333
+# Paths, both directions (docs/behaviour.md §1.3, CORE-PATH-01..06; PEP 3333
 # §environ Variables, §Unicode Issues and §URL Reconstruction; the ASGI www
 # spec §HTTP Connection Scope and §WSGI encoding differences; RFC 3875 §4.1.5
 # and §4.1.13).
@@ -13,7 +13,7 @@
 # chosen path contains no U+FFFD, a matching `raw_path` decodes losslessly and
 # gives exactly the CORE-PATH-01 result, so `split_raw_path` is only called
 # when U+FFFD is present.
-"""Paths and root paths, WSGI ⇄ ASGI (CONFORMANCE §1.3)."""
+"""Paths and root paths, WSGI ⇄ ASGI (docs/behaviour.md §1.3)."""
 
 from __future__ import annotations
 

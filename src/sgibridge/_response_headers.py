@@ -1,7 +1,7 @@
 # Theory of operation
 # ===================
 #
-# Response header lists, both directions (CONFORMANCE CORE-HDR-08..11,
+# Response header lists, both directions (CORE-HDR-08..11,
 # W2A-SR-03..05, A2W-SEND-02..04; PEP 3333 §The start_response() Callable and
 # §Other HTTP Features; the ASGI www spec §Response Start; RFC 9110 §5).
 #
@@ -15,7 +15,7 @@
 # the name as the app spelled it to (converted name, kind), where the kind says
 # plain, hop-by-hop or Content-Length. The caches stop growing at
 # `CACHE_MAX` entries (SEC-06); past that, names are checked every time.
-"""Response headers, WSGI ⇄ ASGI (CONFORMANCE CORE-HDR-08..11)."""
+"""Response headers, WSGI ⇄ ASGI (CORE-HDR-08..11)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, cast
 
 from ._exceptions import ASGIProtocolError, WSGIProtocolError
+from ._rules import see
 from ._strings import CACHE_MAX, CTL_BUT_HTAB, is_token, parse_length, short
 
 __all__ = ("HOP_BY_HOP", "asgi_response_headers", "wsgi_response_headers")
@@ -65,7 +66,7 @@ def _wsgi_name(name: str) -> tuple[bytes, int]:
     if not is_token(raw):
         raise WSGIProtocolError(
             f"CORE-HDR-08: a response header name must be a non-empty RFC 9110 token, "
-            f"got {short(name)}"
+            f"got {short(name)} ({see('CORE-HDR-08')})"
         )
     lower = raw.lower()
     entry = (lower, _kind(lower))
@@ -78,7 +79,7 @@ def _asgi_name(name: bytes) -> tuple[str, int]:
     if not is_token(name):
         raise ASGIProtocolError(
             f"CORE-HDR-08: a response header name must be a non-empty RFC 9110 token, "
-            f"got {short(name)}"
+            f"got {short(name)} ({see('CORE-HDR-08')})"
         )
     entry = (name.decode("latin-1"), _kind(name.lower()))
     if len(_ASGI_NAMES) < CACHE_MAX:
@@ -91,14 +92,15 @@ def _drop_hop_by_hop(name: str, strict: bool, warned: set[str]) -> None:
     if strict:
         raise WSGIProtocolError(
             f"W2A-SR-04: hop-by-hop header {name!r} is not allowed in a WSGI "
-            "response (PEP 3333 §Other HTTP Features)"
+            f"response (PEP 3333 §Other HTTP Features) ({see('W2A-SR-04')})"
         )
     lower = name.lower()
     if lower not in warned:
         warned.add(lower)
         _logger.warning(
-            "W2A-SR-04: dropped hop-by-hop response header %r set by the WSGI app",
+            "W2A-SR-04: dropped hop-by-hop response header %r set by the WSGI app (%s)",
             name,
+            see("W2A-SR-04"),
         )
 
 
@@ -129,7 +131,7 @@ def wsgi_response_headers(
     if not isinstance(headers, list):
         raise WSGIProtocolError(
             f"W2A-SR-03: response headers must be a list of (str, str) tuples, "
-            f"got {short(headers)}"
+            f"got {short(headers)} ({see('W2A-SR-03')})"
         )
     result: list[tuple[bytes, bytes]] = []
     length: int | None = None
@@ -143,6 +145,7 @@ def wsgi_response_headers(
         ):
             raise WSGIProtocolError(
                 f"W2A-SR-03: each response header must be a (str, str) tuple, got {short(item)}"
+                f" ({see('W2A-SR-03')})"
             )
         name, value = item
         entry = _WSGI_NAMES.get(name)
@@ -157,12 +160,12 @@ def wsgi_response_headers(
         except UnicodeEncodeError:
             raise WSGIProtocolError(
                 f"CORE-HDR-08: response header {name!r} has a value that is not latin-1: "
-                f"{short(value)}"
+                f"{short(value)} ({see('CORE-HDR-08')})"
             ) from None
         if len(data.translate(None, CTL_BUT_HTAB)) != len(data):
             raise WSGIProtocolError(
                 f"CORE-HDR-08: response header {name!r} has a value containing a control "
-                f"character: {short(value)}"
+                f"character: {short(value)} ({see('CORE-HDR-08')})"
             )
         data = data.strip(b" \t")
         if kind == _LENGTH:
@@ -170,12 +173,13 @@ def wsgi_response_headers(
             if declared is None:
                 raise WSGIProtocolError(
                     f"W2A-SR-05: Content-Length must match ^[0-9]+$, got {short(value)}"
+                    f" ({see('W2A-SR-05')})"
                 )
             if length is not None:
                 if declared != length:
                     raise WSGIProtocolError(
                         f"W2A-SR-05: conflicting Content-Length headers: {length!r} and "
-                        f"{declared!r}"
+                        f"{declared!r} ({see('W2A-SR-05')})"
                     )
                 continue
             length = declared
@@ -202,7 +206,7 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
     except TypeError:
         raise ASGIProtocolError(
             f"A2W-SEND-02: 'headers' must be an iterable of [name, value] byte pairs, "
-            f"got {short(headers)}"
+            f"got {short(headers)} ({see('A2W-SEND-02')})"
         ) from None
     result: list[tuple[str, str]] = []
     length: int | None = None
@@ -212,10 +216,12 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
         except (TypeError, ValueError):
             raise ASGIProtocolError(
                 f"A2W-SEND-02: each header must be a [name, value] pair, got {short(item)}"
+                f" ({see('A2W-SEND-02')})"
             ) from None
         if not (isinstance(name, bytes) and isinstance(value, bytes)):
             raise ASGIProtocolError(
                 f"A2W-SEND-02: header names and values must be bytes, got {short(item)}"
+                f" ({see('A2W-SEND-02')})"
             )
         entry = _ASGI_NAMES.get(name)
         if entry is None:
@@ -226,7 +232,7 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
         if len(value.translate(None, CTL_BUT_HTAB)) != len(value):
             raise ASGIProtocolError(
                 f"CORE-HDR-08: response header {name!r} has a value containing a control "
-                f"character: {short(value)}"
+                f"character: {short(value)} ({see('CORE-HDR-08')})"
             )
         value = value.strip(b" \t")
         if kind == _LENGTH:
@@ -234,12 +240,13 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
             if declared is None:
                 raise ASGIProtocolError(
                     f"A2W-SEND-02: content-length must match ^[0-9]+$, got {short(value)}"
+                    f" ({see('A2W-SEND-02')})"
                 )
             if length is not None:
                 if declared != length:
                     raise ASGIProtocolError(
                         f"A2W-SEND-02: conflicting content-length headers: {length!r} and "
-                        f"{declared!r}"
+                        f"{declared!r} ({see('A2W-SEND-02')})"
                     )
                 continue
             length = declared

@@ -1,7 +1,7 @@
 # Theory of operation
 # ===================
 #
-# ASGI scope -> WSGI environ, for WSGIToASGI (CONFORMANCE §2.2, W2A-ENV-01..19,
+# ASGI scope -> WSGI environ, for WSGIToASGI (docs/behaviour.md §2.2, W2A-ENV-01..19,
 # with CORE-HDR-01..06/12 and CORE-PATH-*; PEP 3333 §environ Variables and
 # §URL Reconstruction; the ASGI www spec §HTTP Connection Scope and §WSGI
 # Compatibility; RFC 3875 §4.1).
@@ -30,7 +30,7 @@
 #   contradict the body.
 #
 # The scope is never modified (CORE-STR-04); `asgi.scope` is the scope itself.
-"""ASGI scope to WSGI environ (CONFORMANCE §2.2)."""
+"""ASGI scope to WSGI environ (docs/behaviour.md §2.2)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from typing import Any, Literal, TextIO
 from ._canned import RequestRejected
 from ._exceptions import ASGIProtocolError
 from ._paths import asgi_to_wsgi_path, has_prefix, normalize_root_path, split_raw_path
+from ._rules import see
 from ._status import server_protocol
 from ._strings import CACHE_MAX, CR_LF_NUL, is_token, parse_length, short
 from ._version import __version__
@@ -150,7 +151,9 @@ def _native(value: object, rule: str, what: str) -> str:
             pass
         else:
             return value
-    raise ASGIProtocolError(f"{rule}: {what} must be a latin-1 str, got {short(value)}")
+    raise ASGIProtocolError(
+        f"{rule}: {what} must be a latin-1 str, got {short(value)} ({see(rule)})"
+    )
 
 
 def _parse_host(host: str | None, default_port: str) -> tuple[str, str]:
@@ -248,7 +251,7 @@ def _add_headers(
                 raise RequestRejected(
                     400,
                     f"CORE-HDR-06: request header {short(name)} has a value containing "
-                    f"CR, LF or NUL: {short(value)}",
+                    f"CR, LF or NUL: {short(value)} ({see('CORE-HDR-06')})",
                 )
             if not key:
                 continue
@@ -268,12 +271,12 @@ def _add_headers(
                 raise RequestRejected(
                     431,
                     f"CORE-HDR-12: more than max_duplicate_headers={limit!r} request "
-                    f"field lines map to {key!r}",
+                    f"field lines map to {key!r} ({see('CORE-HDR-12')})",
                 )
     except (TypeError, ValueError, AttributeError):
         raise ASGIProtocolError(
             "W2A-ENV-09: scope['headers'] must be an iterable of [name, value] byte "
-            f"pairs, got item {short(item)}"
+            f"pairs, got item {short(item)} ({see('W2A-ENV-09')})"
         ) from None
     if duplicates is not None:
         _join_duplicates(environ, duplicates)
@@ -292,7 +295,8 @@ def _join_duplicates(environ: dict[str, Any], duplicates: dict[str, list[str]]) 
             if len(set(values)) != 1 and "HTTP_TRANSFER_ENCODING" not in environ:
                 raise RequestRejected(
                     400,
-                    f"W2A-ENV-08: conflicting Content-Length headers: {short(values)}",
+                    f"W2A-ENV-08: conflicting Content-Length headers: {short(values)}"
+                    f" ({see('W2A-ENV-08')})",
                 )
         elif key == "HTTP_COOKIE":
             environ[key] = _join_cookies(values)
@@ -314,7 +318,8 @@ def _check_content_length(environ: dict[str, Any]) -> None:
     if not content_length.isascii() or parse_length(content_length.encode()) is None:
         raise RequestRejected(
             400,
-            f"W2A-ENV-08: Content-Length must match ^[0-9]+$, got {short(content_length)}",
+            f"W2A-ENV-08: Content-Length must match ^[0-9]+$, got {short(content_length)}"
+            f" ({see('W2A-ENV-08')})",
         )
 
 
@@ -327,7 +332,7 @@ def _script_and_path(
     if type(path) is not str or type(root_path) is not str:
         raise ASGIProtocolError(
             "W2A-ENV-02: scope['path'] and scope['root_path'] must be str, got "
-            f"{short(path)} and {short(root_path)}"
+            f"{short(path)} and {short(root_path)} ({see('W2A-ENV-02')})"
         )
     rp = normalize_root_path(root_path)
     if root_path_mode == "auto":
@@ -337,7 +342,7 @@ def _script_and_path(
             raise RequestRejected(
                 404,
                 f"W2A-ENV-02: path {short(path)} is not under root_path {rp!r} "
-                "(root_path_mode='included')",
+                f"(root_path_mode='included') ({see('W2A-ENV-02')})",
             )
         path_info = path[len(rp) :]
     elif root_path_mode == "excluded":
@@ -358,6 +363,7 @@ def _script_and_path(
     except UnicodeEncodeError:
         raise ASGIProtocolError(
             f"CORE-PATH-01: the path is not encodable as UTF-8: {short(rp + path_info)}"
+            f" ({see('CORE-PATH-01')})"
         ) from None
 
 
@@ -369,7 +375,7 @@ def scope_to_environ(
     underscore_headers: Literal["drop", "keep"] = "drop",
     max_duplicate_headers: int | None = 100,
 ) -> dict[str, Any]:
-    """Translate an ASGI HTTP scope into a WSGI environ (CONFORMANCE §2.2).
+    """Translate an ASGI HTTP scope into a WSGI environ (docs/behaviour.md §2.2).
 
     Implements W2A-ENV-01..11 and 17..19 with CORE-HDR-01..06/12 and
     CORE-PATH-*. Every key is set except ``wsgi.input`` and
@@ -398,7 +404,7 @@ def scope_to_environ(
     except KeyError:
         raise ASGIProtocolError(
             "W2A-ENV-01: the HTTP scope has no 'method' key; "
-            f"got keys {short(sorted(map(str, scope)))}"
+            f"got keys {short(sorted(map(str, scope)))} ({see('W2A-ENV-01')})"
         ) from None
     environ["REQUEST_METHOD"] = _native(method, "W2A-ENV-01", "scope['method']")
 
@@ -417,6 +423,7 @@ def scope_to_environ(
     if not isinstance(query_string, bytes):
         raise ASGIProtocolError(
             f"W2A-ENV-04: scope['query_string'] must be bytes, got {short(query_string)}"
+            f" ({see('W2A-ENV-04')})"
         )
     query = environ["QUERY_STRING"] = query_string.decode("latin-1")
     if raw_path is not None:
@@ -428,6 +435,7 @@ def scope_to_environ(
     if not isinstance(scheme, str):
         raise ASGIProtocolError(
             f"W2A-ENV-11: scope['scheme'] must be str, got {short(scheme)}"
+            f" ({see('W2A-ENV-11')})"
         )
     environ["wsgi.url_scheme"] = scheme
     https = scheme == "https"

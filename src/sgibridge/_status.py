@@ -1,7 +1,7 @@
 # Theory of operation
 # ===================
 #
-# Status codes and protocol versions, both directions (CONFORMANCE §1.4;
+# Status codes and protocol versions, both directions (docs/behaviour.md §1.4;
 # PEP 3333 §The start_response() Callable; the ASGI www spec §Response Start
 # and §WSGI Compatibility; RFC 9110 §15).
 #
@@ -12,7 +12,7 @@
 #   line through one precomputed dict (CORE-STAT-02).
 # * `SERVER_PROTOCOL` and the scope's `http_version` map through two small
 #   tables (CORE-VER-01, W2A-ENV-07, A2W-SCOPE-02).
-"""Status lines and protocol versions, WSGI ⇄ ASGI (CONFORMANCE §1.4)."""
+"""Status lines and protocol versions, WSGI ⇄ ASGI (docs/behaviour.md §1.4)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from http import HTTPStatus
 
 from ._canned import CANNED_BODIES
 from ._exceptions import ASGIProtocolError, WSGIProtocolError
+from ._rules import see
 from ._strings import CTL, short
 
 __all__ = ("http_version", "parse_status_line", "server_protocol", "status_line")
@@ -55,7 +56,7 @@ def server_protocol(http_version: str | None) -> str:
             return "HTTP/" + http_version
     raise ASGIProtocolError(
         f"W2A-ENV-07: scope['http_version'] must be a version such as '1.1' or '2', "
-        f"got {short(http_version)}"
+        f"got {short(http_version)} ({see('W2A-ENV-07')})"
     )
 
 
@@ -112,6 +113,7 @@ def parse_status_line(status: object) -> int:
     if not isinstance(status, str):
         raise WSGIProtocolError(
             f"CORE-STAT-01: the status must be a str such as '200 OK', got {short(status)}"
+            f" ({see('CORE-STAT-01')})"
         )
     digits = status[:3]
     if (
@@ -121,23 +123,25 @@ def parse_status_line(status: object) -> int:
     ):
         raise WSGIProtocolError(
             "CORE-STAT-01: the status must start with three ASCII digits and a space, "
-            f"such as '200 OK', got {short(status)}"
+            f"such as '200 OK', got {short(status)} ({see('CORE-STAT-01')})"
         )
     code = int(digits)
     if not 200 <= code <= 599:
         raise WSGIProtocolError(
             f"CORE-STAT-01: the status code must be in the range 200-599, got {short(status)}"
+            f" ({see('CORE-STAT-01')})"
         )
     try:
         reason = status[4:].encode("latin-1")
     except UnicodeEncodeError:
         raise WSGIProtocolError(
             f"CORE-STAT-01: the reason phrase must be latin-1, got {short(status)}"
+            f" ({see('CORE-STAT-01')})"
         ) from None
     if len(reason.translate(None, CTL)) != len(reason):
         raise WSGIProtocolError(
             "CORE-STAT-01: the reason phrase must not contain control characters, "
-            f"got {short(status)}"
+            f"got {short(status)} ({see('CORE-STAT-01')})"
         )
     return code
 
@@ -156,5 +160,5 @@ def status_line(status: object) -> str:
             return line
     raise ASGIProtocolError(
         f"CORE-STAT-02: the response status must be an int in the range 200-599, "
-        f"got {short(status)}"
+        f"got {short(status)} ({see('CORE-STAT-02')})"
     )

@@ -8,13 +8,13 @@
 # * Tokens (RFC 9110 §5.6.2). A header name is valid when it is non-empty and
 #   nothing is left after `bytes.translate(None, TCHARS)` deletes every tchar:
 #   one C-level pass, faster than a regex.
-# * Forbidden bytes (CONFORMANCE CORE-HDR-06/08, CORE-STAT-01, SEC-01). The
+# * Forbidden bytes (CORE-HDR-06/08, CORE-STAT-01, SEC-01). The
 #   same trick with a small delete set finds CR/LF/NUL or control characters
 #   with one length compare.
 # * Lengths (W2A-ENV-08, W2A-SR-05, A2W-SEND-02, A2W-RECV-02). A length is
 #   `^[0-9]+$`; `parse_length` also refuses more digits than `int()` converts
 #   (`sys.get_int_max_str_digits()`), so the limit is a 400, not a crash.
-# * Logging (STYLE.md §3). Messages show the offending value with `!r`, cut by
+# * Logging. Messages show the offending value with `!r`, cut by
 #   `short` so that a hostile 64 KiB header cannot flood the log.
 # * Caches. The header-name caches of the other core modules stop growing at
 #   `CACHE_MAX` entries, so random names from a client cannot grow memory

@@ -1,14 +1,14 @@
 # Theory of operation
 # ===================
 #
-# The sans-I/O core shared by both adapters (CONFORMANCE §1). Every function
+# The sans-I/O core shared by both adapters (docs/behaviour.md §1). Every function
 # is pure: no threads, no event loop, no I/O, and no input is ever mutated
 # (CORE-STR-04). This module is the core's front door: it holds no code of its
 # own and re-exports what the adapters use from the modules that do the work,
 # each split along the grain of the translation:
 #
 # ======================  ==============================================  ============
-# module                  what                                            CONFORMANCE
+# module                  what                                            behaviour.md
 # ======================  ==============================================  ============
 # `_scope_to_environ`     request: ASGI scope -> WSGI environ (W2A)       §2.2
 # `_environ_to_scope`     request: WSGI environ -> ASGI scope (A2W),      §3.2, §3.3
@@ -16,7 +16,7 @@
 # `_response_headers`     response header lists, both directions          §1.2
 # `_status`               status lines and protocol versions              §1.4
 # `_paths`                SCRIPT_NAME/PATH_INFO <-> root_path/path        §1.3
-# `_canned`               canned error responses, `RequestRejected`       §0
+# `_canned`               canned error responses, `RequestRejected`       Conventions
 # `_strings`              byte classes, tokens, lengths, log-safe reprs   §1.1, §4
 # ======================  ==============================================  ============
 #
@@ -28,10 +28,10 @@
 # Errors. A broken ASGI scope or message raises `ASGIProtocolError`; a broken
 # WSGI status, header list or environ raises `WSGIProtocolError`. A request
 # that the app must not see raises `RequestRejected` carrying the status of the
-# canned response (§0) the adapter must send. Every message names the rule and
-# shows the offending value with `!r` (STYLE.md §3), cut so that a hostile
+# canned response the adapter must send. Every message names the rule and
+# shows the offending value with `!r`, cut so that a hostile
 # 64 KiB header cannot flood the log.
-"""The shared, I/O-free translation core between WSGI and ASGI (CONFORMANCE §1)."""
+"""The shared, I/O-free translation core between WSGI and ASGI (docs/behaviour.md §1)."""
 
 from __future__ import annotations
 
