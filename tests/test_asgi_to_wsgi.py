@@ -1463,7 +1463,7 @@ def test_A2W_ERR_01_raise_before_body_is_e500(
     assert b"secret" not in response.body
     exc_info = response.calls[-1][2]
     assert exc_info[0] is Boom and isinstance(exc_info[1], Boom)
-    assert len(response.calls) == (2 if started else 1)
+    assert len(response.calls) == 1  # start_response once (issue 13 §2)
     records = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert (
         records and records[0].exc_info is not None and records[0].exc_info[0] is Boom
@@ -1524,16 +1524,21 @@ def test_A2W_ERR_04_return_before_final_body(make: Callable[..., ASGIToWSGI]) ->
 def test_A2W_ERR_05_start_response_error_raised_into_app(
     make: Callable[..., ASGIToWSGI],
 ) -> None:
-    """A2W-ERR-05: start_response runs on the WSGI thread in order with the
-    body; when the server rejects the start, the client gets E500 and the
-    app's next send() raises the server's error."""
+    """A2W-ERR-05: start_response runs on the WSGI thread with the first
+    body bytes; when the server rejects the start, the client gets E500 and
+    the app's next send() raises the server's error."""
     seen: list[BaseException] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
-        await receive()  # a read job: runs on the WSGI thread after the start job
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
         try:
-            await send({"type": "http.response.body", "body": b"x"})
+            with anyio.fail_after(5):
+                while True:  # until the WSGI thread has called start_response
+                    await send(
+                        {"type": "http.response.body", "body": b"", "more_body": True}
+                    )
+                    await anyio.sleep(0.001)
         except ValueError as exc:
             seen.append(exc)
             raise

@@ -453,6 +453,7 @@ class _Request:
         "environ",
         "eof",
         "head",
+        "headers",
         "input",
         "input_broken",
         "keep_body",
@@ -468,6 +469,7 @@ class _Request:
         "start_error",
         "start_response",
         "started",
+        "status",
         "warned",
     )
 
@@ -503,6 +505,8 @@ class _Request:
         self.input_broken = False
         # response state, written on the loop
         self.started = False
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
         self.ended = False
         self.body_sent = False
         self.keep_body = True
@@ -672,6 +676,8 @@ class _Request:
                 )
             return
         if self.disconnected:
+            if self.start_error is not None:
+                raise self.start_error  # A2W-ERR-05
             raise ClientDisconnected(
                 f"A2W-SEND-08: the client disconnected; cannot send {kind!r}"
             )
@@ -701,13 +707,16 @@ class _Request:
         code = message["status"]
         self.keep_body = not (self.head or code == 204 or code == 304)  # A2W-SEND-10
         self.limit = length if self.keep_body else None
-        # start_response runs on T, in order with the body (A2W-SEND-03), and
-        # send() does not wait for it: a round trip to T and back would cost
-        # every request a second hand-off, for an error that the checks above
-        # already rule out for every header a PEP 3333 server rejects. Should
-        # the server raise anyway, the client gets E500 and the app's next
-        # send() raises the server's error (A2W-ERR-05).
-        self.out.call(partial(self._start_job, status, headers))
+        # start_response runs on T once, when the first body bytes or the end
+        # are known (A2W-SEND-03), so a failure before then is a clean E500
+        # with one set of headers. send() does not wait for it: a round trip
+        # to T and back would cost every request a second hand-off, for an
+        # error that the checks above already rule out for every header a
+        # PEP 3333 server rejects. Should the server raise anyway, the client
+        # gets E500 and the app's next send() raises the server's error
+        # (A2W-ERR-05).
+        self.status = status
+        self.headers = headers
 
     async def _body(self, message: Message) -> None:
         if not self.started:
@@ -721,8 +730,6 @@ class _Request:
             )
         if self.ended:
             return  # A2W-SEND-08
-        if self.start_error is not None:
-            raise self.start_error  # A2W-ERR-05
         body = message.get("body", b"")
         if type(body) is not bytes:
             if not isinstance(body, (bytes, bytearray, memoryview)):
@@ -871,11 +878,15 @@ class _Request:
         self.remaining = remaining
         return {"type": "http.request", "body": data, "more_body": remaining > 0}
 
-    def _start_job(self, status: str, headers: list[tuple[str, str]]) -> None:
+    def _begin(self) -> BaseException | None:
+        """Call ``start_response``, once, now that the first body bytes or the
+        end are known (A2W-SEND-03); the server's error, if it raised."""
         try:
-            self.start_response(status, headers)
+            self.start_response(self.status, self.headers)
         except Exception as exc:  # A2W-ERR-05: raised into the app by its next send()
             self.start_error = exc
+            return exc
+        return None
 
     # -- thread side: the response ---------------------------------------
 
@@ -885,8 +896,6 @@ class _Request:
         chunks: list[bytes] = []
         try:
             first = out.take()
-            if self.start_error is not None:
-                raise self.start_error
             if self.ended or not first:
                 # Complete: the rest comes without any await in between.
                 while first:
@@ -895,10 +904,13 @@ class _Request:
                 self.eof = True
         except Exception as exc:
             return self._fail(exc)
-        if not self.eof:
-            return _Stream(self, first)
         if self.path is not None and self.keep_body:
             return self._file_response(self.path)
+        error = self._begin()
+        if error is not None:
+            return self._fail(error)
+        if not self.eof:
+            return _Stream(self, first)
         return _Body(chunks, self)
 
     def _fail(self, exc: BaseException) -> _Body:
@@ -914,6 +926,14 @@ class _Request:
                 exc_info=exc,
             )
         self.closed_early = True
+        # An app that still runs (it is past a send() whose bytes T never
+        # took) stops at its next send(): the server's error or a disconnect.
+        self.out.abort(
+            self.start_error
+            or ClientDisconnected(
+                "A2W-ERR-01: the response failed before its first byte"
+            )
+        )
         self.runner.call_soon(self.closed_on_loop)
         line, headers, body = canned_wsgi(500)
         self.start_response(line, headers, _exc_info(exc))
@@ -925,6 +945,10 @@ class _Request:
             file = open(path, "rb")  # noqa: SIM115 - the result's close() closes it
         except OSError as exc:
             return self._fail(exc)
+        error = self._begin()
+        if error is not None:
+            file.close()
+            return self._fail(error)
         limit = self.limit
         wrapper = self.environ.get("wsgi.file_wrapper")
         if wrapper is not None:

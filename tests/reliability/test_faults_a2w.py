@@ -233,7 +233,9 @@ def test_A2W_fault_app_raises_before_response_start(make: Make) -> None:
 
 
 def test_A2W_fault_app_raises_after_response_start(make: Make) -> None:
-    """A2W-ERR-01: start was sent, no byte yet: still E500, replacing it."""
+    """A2W-ERR-01: start was sent, no byte yet: still E500, and start_response
+    is called once, with the E500 alone (issue 13 §2: a server that appends
+    headers on a second call would send two Content-Lengths)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await start(send, 201)
@@ -243,11 +245,8 @@ def test_A2W_fault_app_raises_after_response_start(make: Make) -> None:
     mw, tasks = make(app)
     result = serve_wsgi(mw, make_environ())
     assert_canned_wsgi(result, 500)
-    assert [status for status, _ in result.calls] == [
-        "201 Created",
-        "500 Internal Server Error",
-    ]
-    assert isinstance(result.calls[1][1][1], Boom)
+    assert [status for status, _ in result.calls] == ["500 Internal Server Error"]
+    assert isinstance(result.calls[0][1][1], Boom)
     assert_a2w_recovers(mw, tasks)
 
 
@@ -280,8 +279,8 @@ def test_A2W_fault_app_raises_after_response_complete(
     make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The "close()" case of an ASGI app: it raises once its response is
-    complete. The response stands, close() returns normally, the error is
-    logged."""
+    complete. The response stands, the error is logged and raised from
+    close() to the WSGI middleware outside (A2W-ERR-08)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await start(send)
@@ -289,9 +288,30 @@ def test_A2W_fault_app_raises_after_response_complete(
         raise Boom("after the response")
 
     mw, tasks = make(app)
+    raised: list[BaseException] = []
+
+    class Outer:
+        """WSGI middleware that records what the result's close() raises."""
+
+        def __init__(self, result: Any) -> None:
+            self.result = result
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter(self.result)
+
+        def close(self) -> None:
+            try:
+                self.result.close()
+            except Boom as exc:
+                raised.append(exc)
+
+    def outer(environ: dict[str, Any], start_response: Any) -> Outer:
+        return Outer(mw(environ, start_response))
+
     with caplog.at_level(logging.ERROR, logger="sgibridge"):
-        served(serve_wsgi(mw, make_environ()), "200 OK", b"complete")
+        served(serve_wsgi(outer, make_environ()), "200 OK", b"complete")
     assert any(r.exc_info and r.exc_info[0] is Boom for r in caplog.records)
+    assert len(raised) == 1
     assert_a2w_recovers(mw, tasks)
 
 
