@@ -24,6 +24,8 @@ PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = False
+# Use only interpreters already on this machine; never fetch one.
+nox.options.download_python = "never"
 nox.options.reuse_existing_virtualenvs = True
 
 
