@@ -201,7 +201,7 @@ _PREFIX_RULES = {
     "hypercorn": "hypercorn accepts requests with or without the prefix",
     "granian": "granian accepts requests with or without the prefix",
     "gunicorn": "gunicorn requires every request path to start with {p} (others get "
-    "400)",
+    "an error page)",
     "waitress": "waitress accepts requests with or without the prefix",
 }
 

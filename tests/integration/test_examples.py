@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,8 +49,13 @@ class CLIServer:
             return self.final_log
         return self.log_path.read_bytes().decode("utf-8", "replace")
 
+    uds: str | None = None
+
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+        transport = httpx.HTTPTransport(uds=self.uds, verify=False)
+        return httpx.Client(
+            base_url=self.base_url, timeout=30, transport=transport, verify=False
+        )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -84,9 +90,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     assert not _group_alive(proc.pid), "sgibridge serve left processes behind"
 
 
-@contextlib.contextmanager
-def cli_serve(*args: str, ready_path: str = "/") -> Iterator[CLIServer]:
-    """Run ``python -m sgibridge serve ARGS --port <free>`` until the block ends."""
+def _uds_accepts(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def cli_env(home: str) -> dict[str, str]:
+    """The environment ``sgibridge serve`` runs in here: ``apps.*`` importable, unbuffered."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(APPS_ROOT), *filter(None, [env.get("PYTHONPATH")])]
@@ -94,12 +108,47 @@ def cli_serve(*args: str, ready_path: str = "/") -> Iterator[CLIServer]:
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("XDG_RUNTIME_DIR", None)
     env.pop("SGIBRIDGE_SERVE", None)
+    env.pop("GUNICORN_CMD_ARGS", None)
+    # Gunicorn 25+ opens a control socket under $HOME: keep each run's apart.
+    env["HOME"] = home
+    return env
+
+
+def serve_argv(args: Sequence[str], *where: str) -> list[str]:
+    """``python -m sgibridge serve ARGS`` with ``where`` before any ``--`` in ``ARGS``."""
+    args = list(args)
+    at = args.index("--") if "--" in args else len(args)
+    return [
+        sys.executable,
+        "-m",
+        "sgibridge",
+        "serve",
+        *args[:at],
+        *where,
+        *args[at:],
+    ]
+
+
+@contextlib.contextmanager
+def cli_serve(
+    *args: str,
+    ready_path: str = "/",
+    uds: str | None = None,
+    tls: tuple[str, str] | None = None,
+) -> Iterator[CLIServer]:
+    """Run ``python -m sgibridge serve ARGS --port <free>`` until the block ends.
+
+    :param uds: listen on this Unix socket (``--uds``) instead of a port.
+    :param tls: ``(certfile, keyfile)``: serve HTTPS with them.
+    """
     with tempfile.TemporaryDirectory(prefix="sgibridge-cli-") as tmp:
-        # Gunicorn 25+ opens a control socket under $HOME: keep each run's apart.
-        env["HOME"] = tmp
+        env = cli_env(tmp)
         log_path = Path(tmp) / "serve.log"
         port = free_port()
-        argv = [sys.executable, "-m", "sgibridge", "serve", *args, "--port", str(port)]
+        where = ["--uds", uds] if uds is not None else ["--port", str(port)]
+        if tls is not None:
+            where += ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]]
+        argv = serve_argv(args, *where)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 argv,
@@ -110,7 +159,9 @@ def cli_serve(*args: str, ready_path: str = "/") -> Iterator[CLIServer]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = CLIServer(proc, f"http://127.0.0.1:{port}", log_path)
+        scheme = "https" if tls is not None else "http"
+        host = "localhost" if uds is not None else f"127.0.0.1:{port}"
+        server = CLIServer(proc, f"{scheme}://{host}", log_path, uds=uds)
         try:
             deadline = time.monotonic() + _STARTUP_TIMEOUT
             while True:
@@ -118,9 +169,14 @@ def cli_serve(*args: str, ready_path: str = "/") -> Iterator[CLIServer]:
                     raise AssertionError(
                         f"{' '.join(argv)} exited with {proc.returncode}:\n{server.log()}"
                     )
-                with contextlib.suppress(httpx.TransportError):
-                    httpx.get(server.base_url + ready_path, timeout=5)
-                    break
+                # httpx leaks the socket of a failed Unix-socket connect: probe it first.
+                if uds is None or _uds_accepts(uds):
+                    with (
+                        contextlib.suppress(httpx.TransportError),
+                        server.client() as http,
+                    ):
+                        http.get(ready_path, timeout=5)
+                        break
                 if time.monotonic() >= deadline:
                     raise AssertionError(
                         f"no answer in {_STARTUP_TIMEOUT} s:\n{server.log()}"

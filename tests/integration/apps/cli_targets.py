@@ -10,7 +10,14 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-__all__ = ("ASGI2App", "asgi3_app", "create_app", "not_an_app", "wsgi_app")
+__all__ = (
+    "ASGI2App",
+    "asgi3_app",
+    "create_app",
+    "not_an_app",
+    "three_arguments",
+    "wsgi_app",
+)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,3 +72,7 @@ def create_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[byte
 
 
 not_an_app = 42
+
+
+def three_arguments(a: object, b: object, c: object) -> None:
+    """Three parameters, not ``async def``, not named as ASGI's: not an app (issue 11)."""
