@@ -1,4 +1,4 @@
-"""The sgibridge error hierarchy (CONFORMANCE §0).
+"""The sgibridge error hierarchy (docs/behaviour.md, Conventions).
 
 ::
 
@@ -9,7 +9,8 @@
     └── ClientDisconnected      (also OSError)
 
 Messages are sentences that name the rule that was broken and the value that
-arrived, so that a traceback alone tells a user what to fix.
+arrived, so that a traceback alone tells a user what to fix, and end with
+``see docs/behaviour.md#<rule>`` (:func:`._rules.see`), where the rule is defined.
 """
 
 from __future__ import annotations
