@@ -437,6 +437,11 @@ class LoopToThread(_Pipe):
         """The exception given to :meth:`abort`, if the consumer gave up."""
         return self._aborted
 
+    @property
+    def demanded(self) -> bool:
+        """Whether the thread has asked for bytes (called :meth:`take`) yet."""
+        return self._demanded
+
     def put(self, data: bytes) -> None:
         """Append ``data`` without waiting; call :meth:`drain` to respect the
         high watermark.
