@@ -34,7 +34,7 @@ from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
 import sgibridge
-import sgibridge._asgi_to_wsgi as asgi_to_wsgi
+import sgibridge._a2w_response as a2w_response
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
 from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 
@@ -1914,7 +1914,7 @@ def test_A2W_ERR_01_internal_error_is_a_logged_e500(
         raise RuntimeError("internal failure")
 
     mw = make(respond())
-    monkeypatch.setattr(asgi_to_wsgi._Request, "respond", broken)
+    monkeypatch.setattr(a2w_response.Response, "respond", broken)
     with caplog.at_level(logging.ERROR, logger="sgibridge"):
         response = call(mw)
     assert_e500(response)
@@ -1928,5 +1928,5 @@ def test_exc_info_for_an_exception_without_traceback() -> None:
     """The loop may already have dropped an app exception's traceback; the
     exc_info handed to start_response still carries one."""
     exc = ValueError("no traceback")
-    kind, value, tb = asgi_to_wsgi._exc_info(exc)
+    kind, value, tb = a2w_response.exc_info_of(exc)
     assert (kind, value) == (ValueError, exc) and tb is not None

@@ -1,7 +1,7 @@
 """The server side of the ASGI lifespan protocol, as ASGIToWSGI drives it.
 
-Theory of operation (CONFORMANCE §3.7, lifespan spec 2.0, DESIGN §3.2)
-======================================================================
+Theory of operation (docs/behaviour.md §3.7 A2W-LIFE; ASGI Lifespan spec 2.0)
+=============================================================================
 
 A WSGI server has no lifespan of its own, so ASGIToWSGI plays the ASGI
 server: once per process, on the same event loop as every request
@@ -136,21 +136,25 @@ class LifespanClient:
                 why = f"the app raised {exc!r}"
             if self.mode == "auto" and not cancelled:
                 logger.info(
-                    "ASGI 'lifespan' protocol appears unsupported (A2W-LIFE-05): %s",
+                    "ASGI 'lifespan' protocol appears unsupported (A2W-LIFE-05): %s (%s)",
                     why,
+                    see("A2W-LIFE-05"),
                 )
                 self.outcome = "unsupported"
             else:
                 logger.error(
-                    "A2W-LIFE-05: lifespan startup failed: %s",
+                    "A2W-LIFE-05: lifespan startup failed: %s (%s)",
                     why,
+                    see("A2W-LIFE-05"),
                     exc_info=None if cancelled else exc,
                 )
                 self.outcome = "failed"
         elif phase == "shutdown":
             if exc is None:
                 logger.error(
-                    "A2W-LIFE-06: the app returned without answering 'lifespan.shutdown'"
+                    "A2W-LIFE-06: the app returned without answering "
+                    "'lifespan.shutdown' (%s)",
+                    see("A2W-LIFE-06"),
                 )
             elif not cancelled:
                 logger.error("the app raised during lifespan shutdown", exc_info=exc)
@@ -193,7 +197,9 @@ class LifespanClient:
         if phase == "startup" and kind == "lifespan.startup.failed":
             self._phase = "done"
             logger.error(
-                "A2W-LIFE-04: lifespan startup failed: %s", message.get("message", "")
+                "A2W-LIFE-04: lifespan startup failed: %s (%s)",
+                message.get("message", ""),
+                see("A2W-LIFE-04"),
             )
             self.outcome = "failed"
             self.started.set()
@@ -205,8 +211,9 @@ class LifespanClient:
             self._phase = "done"
             if kind == "lifespan.shutdown.failed":
                 logger.error(
-                    "A2W-LIFE-06: lifespan shutdown failed: %s",
+                    "A2W-LIFE-06: lifespan shutdown failed: %s (%s)",
                     message.get("message", ""),
+                    see("A2W-LIFE-06"),
                 )
             self.stopped.set()
             return
@@ -232,7 +239,8 @@ class LifespanClient:
             )
         # A2W-LIFE-07: out of order, or not a lifespan message at all.
         error = ASGIProtocolError(
-            f"A2W-LIFE-07: lifespan message {kind!r} is out of order in phase {phase!r}"
+            f"A2W-LIFE-07: lifespan message {kind!r} is out of order in phase "
+            f"{phase!r} ({see('A2W-LIFE-07')})"
         )
         logger.error("%s", error)
         self._phase = "done"
@@ -256,6 +264,7 @@ class LifespanClient:
         if not self.stopped.wait(timeout):
             logger.warning(
                 "A2W-LIFE-06: the app did not answer 'lifespan.shutdown' within "
-                "shutdown_timeout=%r seconds",
+                "shutdown_timeout=%r seconds (%s)",
                 timeout,
+                see("A2W-LIFE-06"),
             )

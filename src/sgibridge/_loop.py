@@ -1,7 +1,7 @@
 """The per-process event loop that ASGIToWSGI runs ASGI apps on.
 
-Theory of operation (DESIGN §3.1, CONFORMANCE A2W-LOOP-01..04)
-==============================================================
+Theory of operation (docs/architecture.md; docs/behaviour.md A2W-LOOP-01..05)
+============================================================================
 
 A WSGI server calls the middleware from its own threads, which have no event
 loop. :class:`LoopRunner` owns one loop in one daemon thread (A2W-LOOP-03):
@@ -34,6 +34,7 @@ from functools import partial
 from typing import Any, Literal, Protocol
 
 from ._body import LoopBridge, Waiter
+from ._rules import see
 
 __all__ = ("CANCEL_GRACE", "START_TIMEOUT", "AppInterrupted", "LoopRunner", "Target")
 
@@ -123,7 +124,8 @@ class LoopRunner:
         if not self._ready.wait(START_TIMEOUT) or self.bridge is None:
             raise RuntimeError(
                 f"A2W-LOOP-01: the {self.backend} event loop did not start within "
-                f"{START_TIMEOUT!r} seconds (is the loop given as loop= running?)"
+                f"{START_TIMEOUT!r} seconds (is the loop given as loop= running?) "
+                f"({see('A2W-LOOP-01')})"
             )
         self._accepting = True
 

@@ -1,0 +1,293 @@
+"""One ASGIToWSGI request: the app's task and what both sides share.
+
+Theory of operation (docs/behaviour.md §3; docs/architecture.md)
+================================================================
+
+A :class:`Request` is one call of the ASGI app, spawned on the middleware's
+loop by :class:`~._loop.LoopRunner`. It owns what the two halves of the call
+share, and the task's lifecycle; the halves keep their own state:
+
+- :class:`~._a2w_input.RequestBody` turns ``wsgi.input`` into ``receive()``
+  messages (A2W-RECV);
+- :class:`~._a2w_response.Response` turns ``send()`` messages into the WSGI
+  response (A2W-SEND, A2W-EXT, A2W-ERR).
+
+Shared: the :class:`~._body.LoopToThread` pipe (bytes to the WSGI thread T,
+and *jobs* that T runs while it waits, such as ``wsgi.input`` reads),
+``disconnected`` (the client or the server gave up: A2W-RECV-06, A2W-ERR-06),
+the waiters of jobs in flight, and the end of the task.
+
+However the task ends (return, raise, cancellation), :meth:`Request.finish`
+runs on the loop and tells T through the pipe and ``done_lock``, so T never
+hangs (A2W-ERR-01..04, A2W-ERR-07). An error raised after a complete
+response is kept and re-raised from the result's ``close()`` (A2W-ERR-08).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ._a2w_input import RequestBody
+from ._a2w_response import IncompleteResponse, Response
+from ._body import LoopToThread, Waiter
+from ._exceptions import ClientDisconnected, SGIBridgeError
+from ._loop import CANCEL_GRACE, LoopRunner
+from ._rules import see
+
+if TYPE_CHECKING:
+    from ._types import Environ, StartResponse
+
+__all__ = ("Request",)
+
+logger = logging.getLogger("sgibridge")
+
+Message = dict[str, Any]
+ASGIApp = Callable[..., Any]
+
+
+class AppCancelled(SGIBridgeError):
+    """The app task was cancelled (close_timeout or shutdown); stands in for
+    ``CancelledError`` so that it never reaches a WSGI thread (A2W-ERR-07)."""
+
+
+class Request:
+    """One request: the app's task on the loop, ``close()``'s wait on T."""
+
+    __slots__ = (
+        "_end_waiter",
+        "_jobs",
+        "app",
+        "body",
+        "bridge",
+        "canceller",
+        "close_timeout",
+        "disconnected",
+        "done",
+        "done_lock",
+        "double",
+        "environ",
+        "late_error",
+        "out",
+        "response",
+        "runner",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        double: bool,
+        runner: LoopRunner,
+        environ: Environ,
+        start_response: StartResponse,
+        scope: dict[str, Any],
+        chunk_size: int,
+        high_water: int,
+        close_timeout: float | None,
+        dropped: set[str],
+    ) -> None:
+        bridge = runner.bridge
+        assert bridge is not None
+        self.app = app
+        self.double = double
+        self.runner = runner
+        self.bridge = bridge
+        self.environ = environ
+        self.scope = scope
+        self.close_timeout = close_timeout
+        self.out = LoopToThread(bridge, high_water)
+        self.done_lock = threading.Lock()
+        self.done_lock.acquire()
+        self.canceller: Callable[[], object] | None = None
+        self.disconnected = False
+        self.done = False
+        self.late_error: BaseException | None = None
+        self._jobs: dict[Waiter[Any], object] | None = None
+        self._end_waiter: Waiter[None] | None = None
+        self.body = RequestBody(chunk_size)
+        self.response = Response(
+            self, start_response, scope["method"] == "HEAD", chunk_size, dropped
+        )
+
+    # -- loop side -------------------------------------------------------
+
+    async def run(self) -> None:
+        if self.double:
+            await self.app(self.scope)(self.receive, self.response.send)
+        else:
+            await self.app(self.scope, self.receive, self.response.send)
+
+    async def receive(self) -> Message:
+        """ASGI ``receive`` (A2W-RECV-03..08)."""
+        return await self.body.receive(self)
+
+    def finish(self, exc: BaseException | None) -> None:
+        """The app task ended; tell T, whatever happened."""
+        self.canceller = None
+        if exc is not None and not isinstance(exc, Exception):
+            exc = AppCancelled(
+                "A2W-ERR-07: the ASGI app was cancelled (close_timeout or shutdown) "
+                f"({see('A2W-ERR-07')})"
+            )
+        response = self.response
+        if response.ended or response.closed_early:
+            if exc is not None:
+                self._after_response(exc)
+        elif exc is None:
+            if not response.started:
+                error: BaseException = IncompleteResponse(
+                    "A2W-ERR-03: the ASGI app returned without sending "
+                    f"'http.response.start' ({see('A2W-ERR-03')})"
+                )
+            else:
+                error = IncompleteResponse(
+                    "A2W-ERR-04: the ASGI app returned before the final "
+                    f"'http.response.body' (more_body=False) ({see('A2W-ERR-04')})"
+                )
+            self.out.fail(error)
+        else:
+            self.out.fail(exc)
+        response.ended = True
+        self.wake_ended()
+        self.done = True
+        self.done_lock.release()
+
+    def _after_response(self, exc: BaseException) -> None:
+        """The app raised ``exc`` after its response was complete, or after
+        the server closed it early."""
+        gone = self.disconnected or self.response.closed_early
+        if isinstance(exc, (ClientDisconnected, AppCancelled)):
+            logger.debug("the ASGI app ended after the response: %r", exc)
+        elif gone and _after_disconnect(exc):
+            # A2W-ERR-06: the app turned the ClientDisconnected from send() into
+            # its own error (Starlette raises ClientDisconnect): a routine
+            # disconnect, not an app failure worth a traceback.
+            logger.info("the ASGI app raised %r after the client disconnected", exc)
+        elif not gone:
+            # A2W-ERR-08: re-raised from the result's close(), so WSGI
+            # middleware outside (an error reporter, a test client) sees it,
+            # as WSGIToASGI re-raises in the same situation (W2A-ERR-03).
+            logger.error(
+                "A2W-ERR-08: the ASGI app raised after its response was complete (%s)",
+                see("A2W-ERR-08"),
+                exc_info=exc,
+            )
+            self.late_error = exc
+            return
+        else:
+            logger.error(
+                "the ASGI app raised after the WSGI server closed the response",
+                exc_info=exc,
+            )
+        # Logged and never raised again. An app that re-raises the
+        # ClientDisconnected it was given from a helper holds it in a frame of
+        # its own traceback, a cycle that would keep the app's frames (and an
+        # async generator they iterate) alive until the cyclic GC runs; under
+        # gunicorn, until the worker exits.
+        _drop_tracebacks(exc)
+
+    def cancel(self) -> None:
+        """On the loop: cancel the task (close_timeout expired)."""
+        if self.canceller is not None:
+            self.canceller()
+
+    def closed_on_loop(self) -> None:
+        """On the loop: the WSGI server closed the iterable early (A2W-ERR-06)."""
+        self.disconnected = True
+        jobs = self._jobs
+        if jobs:
+            for waiter, value in list(jobs.items()):
+                waiter.set(value)
+        self.wake_ended()
+
+    def wake_ended(self) -> None:
+        """On the loop: the response is over; wake a ``receive()`` waiting for it."""
+        waiter = self._end_waiter
+        if waiter is not None:
+            self._end_waiter = None
+            waiter.set(None)
+
+    async def wait_ended(self) -> None:
+        """Wait until the response is complete or the server closed it
+        (A2W-RECV-07)."""
+        if self.response.ended or self.disconnected:
+            return
+        waiter = self._end_waiter
+        if waiter is None:
+            waiter = self._end_waiter = self.bridge.waiter()
+        await waiter.wait()
+
+    async def on_thread(self, job: Callable[[], object], on_close: object) -> Any:
+        """Run ``job`` on T and return its result; ``on_close`` if T gave up."""
+        waiter: Waiter[Any] = self.bridge.waiter()
+        jobs = self._jobs
+        if jobs is None:
+            jobs = self._jobs = {}
+        jobs[waiter] = on_close
+        try:
+            self.out.call(partial(_run_job, job, waiter))
+            return await waiter.wait()
+        finally:
+            del jobs[waiter]
+
+    # -- thread side -----------------------------------------------------
+
+    def end(self) -> None:
+        """On T, from the result's ``close()``: wait for the task (A2W-ERR-07),
+        then raise what the app raised after a complete response (A2W-ERR-08)."""
+        self.wait_done()
+        error, self.late_error = self.late_error, None
+        if error is not None:
+            raise error
+
+    def wait_done(self) -> None:
+        """Wait up to ``close_timeout`` for the task, then cancel it (A2W-ERR-07)."""
+        if self.done:
+            return
+        timeout = self.close_timeout
+        if self.done_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return
+        logger.warning(
+            "A2W-ERR-07: the ASGI app still ran %r seconds after its response; "
+            "cancelling it (%s)",
+            timeout,
+            see("A2W-ERR-07"),
+        )
+        self.runner.call_soon(self.cancel)
+        if not self.done_lock.acquire(timeout=CANCEL_GRACE):
+            logger.error(
+                "A2W-ERR-07: the ASGI app did not end after it was cancelled (%s)",
+                see("A2W-ERR-07"),
+            )
+
+
+def _drop_tracebacks(exc: BaseException) -> None:
+    """Clear the tracebacks of ``exc`` and of its cause and context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+
+
+def _after_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a :class:`ClientDisconnected`
+    (its ``__cause__``/``__context__`` chain holds one)."""
+    seen: set[int] = set()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ClientDisconnected):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _run_job(job: Callable[[], object], waiter: Waiter[Any]) -> None:
+    waiter.set_threadsafe(job())
