@@ -44,6 +44,7 @@ NAME_ID_RE = re.compile(r"(?<![A-Za-z0-9])" + _ID_BODY.format(sep="_") + r"(?!\d
 #: A heading that defines a rule: ``### A2W-ERR-01: title {#a2w-err-01}``.
 HEADING_RE = re.compile(r"^#{2,6}\s+(?P<id>[A-Z][A-Z0-9-]*-\d{2})\b(?P<rest>.*)$")
 ANCHOR_RE = re.compile(r"\{#(?P<anchor>[^}\s]+)\}\s*$")
+SOURCE_RE = re.compile(r"\*\*Source:\*\*[ \t]*\S")
 LEVEL_RE = re.compile(
     r"\*\*Level:\*\*\s*\*?(?P<level>MUST|SHOULD|MAY|withdrawn)", re.IGNORECASE
 )
@@ -58,6 +59,7 @@ class Rule:
     anchor: str | None
     level: str | None
     line: int
+    has_source: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,14 @@ def parse_behaviour(text: str) -> dict[str, list[Rule]]:
             continue
         anchor = ANCHOR_RE.search(m["rest"])
         end = heads[k + 1] if k + 1 < len(heads) else len(lines)
-        level = LEVEL_RE.search("\n".join(lines[i + 1 : end]))
+        body = "\n".join(lines[i + 1 : end])
+        level = LEVEL_RE.search(body)
         rule = Rule(
             id=m["id"],
             anchor=anchor["anchor"] if anchor else None,
             level=level["level"].upper() if level else None,
             line=i + 1,
+            has_source=SOURCE_RE.search(body) is not None,
         )
         rules.setdefault(rule.id, []).append(rule)
     return rules
@@ -325,8 +329,10 @@ def _enclosing_message(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:
 # --------------------------------------------------------------------------
 
 
-def test_behaviour_doc_defines_each_rule_once_with_its_anchor_and_level() -> None:
-    """Each rule heading carries ``{#id-in-lower-case}`` and a MUST/SHOULD/MAY level."""
+def test_behaviour_doc_defines_each_rule_once_with_its_anchor_level_and_source() -> (
+    None
+):
+    """Each rule heading carries ``{#id-in-lower-case}``, a MUST/SHOULD/MAY level and a source."""
     rules = parse_behaviour(BEHAVIOUR.read_text("utf-8"))
     assert rules, f"{BEHAVIOUR_DOC} defines no rules"
     problems = []
@@ -447,9 +453,12 @@ def test_parse_behaviour_reads_anchor_and_level() -> None:
         "### W2A-IN-01: Old {#w2a-in-01}\n\n- **Level:** *withdrawn*\n"
     )
     rules = parse_behaviour(text)
-    assert rules["A2W-ERR-01"] == [Rule("A2W-ERR-01", "a2w-err-01", "MUST", 3)]
-    assert rules["SEC-02"] == [Rule("SEC-02", "Sec-2", None, 7)]
+    assert rules["A2W-ERR-01"] == [Rule("A2W-ERR-01", "a2w-err-01", "MUST", 3, False)]
+    assert rules["SEC-02"] == [Rule("SEC-02", "Sec-2", None, 7, False)]
     assert rules["W2A-IN-01"][0].level == "WITHDRAWN"
+    assert parse_behaviour("### SEC-01: X {#sec-01}\n- **Source:** RFC 9110 §5.5\n")[
+        "SEC-01"
+    ][0].has_source
 
 
 def test_named_in_tests_counts_names_docstrings_and_comments_only() -> None:
