@@ -1,14 +1,15 @@
-"""``scope_to_environ`` before and after a change to the core, interleaved in one run.
+"""The core's translations before and after a change to it, interleaved in one run.
 
 Usage::
 
-    python -m benchmarks.core_split --before HEAD~1 [--rounds 15] [--number 20000]
+    python -m benchmarks.core_split --before HEAD~1 [--rounds 60] [--number 2000]
 
-The ``--before`` revision's ``_translate.py`` is loaded from git beside the
+The ``--before`` revision's core (``_translate``) is loaded from git beside the
 working tree's core, and the two are timed in alternating rounds, so that load
 from other processes falls on both alike: ``scope_to_environ`` over a typical
-Uvicorn scope (a browser GET with eight headers) and ``environ_to_scope`` over
-Gunicorn's environ for the same request. Prints the best and the median
+Uvicorn scope (a browser GET with eight headers), ``environ_to_scope`` over
+Gunicorn's environ for the same request, and both response-header translations
+over a typical HTML response's five headers. Prints the best and the median
 microseconds per call, and the after/before ratio on the best and as the median
 of paired rounds.
 """
@@ -16,11 +17,12 @@ of paired rounds.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import io
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import timeit
 from collections.abc import Callable
@@ -59,21 +61,27 @@ SCOPE: dict[str, Any] = {
 
 
 def _load_before(revision: str, directory: Path) -> Any:
-    """The ``sgibridge._translate`` of ``revision``, as ``sgibridge._translate_before``."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:src/sgibridge/_translate.py"],
+    """The core (``_translate``) of ``revision``, imported as ``sgibridge_before``.
+
+    The revision's ``src/sgibridge`` is unpacked beside the working tree's, with
+    an empty ``__init__`` so that only the core and what it imports are loaded.
+    """
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision, "src/sgibridge"],
         cwd=ROOT,
         check=True,
         capture_output=True,
     ).stdout
-    path = directory / "_translate_before.py"
-    path.write_bytes(source)
-    spec = importlib.util.spec_from_file_location("sgibridge._translate_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    package = directory / "sgibridge_before"
+    (directory / "src" / "sgibridge").rename(package)
+    (package / "__init__.py").write_text("")
+    sys.path.insert(0, str(directory))
+    try:
+        return importlib.import_module("sgibridge_before._translate")
+    finally:
+        sys.path.remove(str(directory))
 
 
 ERRORS = io.StringIO()
@@ -113,12 +121,25 @@ ENVIRON: dict[str, Any] = {
 }
 
 
+#: A typical HTML response's headers, as a WSGI app and as an ASGI app give them.
+WSGI_HEADERS = [
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Content-Length", "1234"),
+    ("Set-Cookie", "session=abc123; Path=/; HttpOnly"),
+    ("Cache-Control", "no-cache"),
+    ("X-Frame-Options", "DENY"),
+]
+ASGI_HEADERS = [(n.lower().encode(), v.encode()) for n, v in WSGI_HEADERS]
+
+
 def _calls(core: Any) -> dict[str, Callable[[], object]]:
     template = core.environ_template(
         errors=ERRORS, multithread=True, multiprocess=False, file_wrapper=FILE_WRAPPER
     )
     scope_to_environ = core.scope_to_environ
     environ_to_scope = core.environ_to_scope
+    wsgi_response_headers = core.wsgi_response_headers
+    asgi_response_headers = core.asgi_response_headers
 
     def to_environ() -> object:
         return scope_to_environ(SCOPE, template)
@@ -126,7 +147,18 @@ def _calls(core: Any) -> dict[str, Callable[[], object]]:
     def to_scope() -> object:
         return environ_to_scope(ENVIRON)
 
-    return {"scope_to_environ": to_environ, "environ_to_scope": to_scope}
+    def from_wsgi() -> object:
+        return wsgi_response_headers(WSGI_HEADERS)
+
+    def from_asgi() -> object:
+        return asgi_response_headers(ASGI_HEADERS)
+
+    return {
+        "scope_to_environ": to_environ,
+        "environ_to_scope": to_scope,
+        "wsgi_response_headers": from_wsgi,
+        "asgi_response_headers": from_asgi,
+    }
 
 
 def main() -> None:

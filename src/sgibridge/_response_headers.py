@@ -15,12 +15,22 @@
 # the name as the app spelled it to (converted name, kind), where the kind says
 # plain, hop-by-hop or Content-Length. The caches stop growing at
 # `CACHE_MAX` entries (SEC-06); past that, names are checked every time.
+#
+# Liberal in what the app hands us, strict on the wire. What Gunicorn,
+# Uvicorn, Hypercorn or Werkzeug accept with a plain meaning is read as they
+# read it: any iterable of pairs and 2-item lists from a WSGI app, `int` values
+# as decimal text (W2A-SR-03), `bytearray`/`memoryview` from an ASGI app
+# (A2W-SEND-02), SP/HTAB around a name, and a Content-Length that lists one
+# length several times (RFC 9110 §8.6). These go through the slow path only;
+# the plain `(str, str)` tuple and `(bytes, bytes)` pair stay on the fast one.
+# What leaves is always a token name and a latin-1 value free of CR, LF, NUL
+# and every other control but HTAB (CORE-HDR-08, SEC-01/02).
 """Response headers, WSGI ⇄ ASGI (CORE-HDR-08..11)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 from ._exceptions import ASGIProtocolError, WSGIProtocolError
@@ -62,7 +72,8 @@ def _kind(lower: bytes) -> int:
 
 
 def _wsgi_name(name: str) -> tuple[bytes, int]:
-    raw = name.encode("latin-1") if name.isascii() else b""
+    # SP/HTAB around a name are not part of it, as Hypercorn reads it.
+    raw = name.strip(" \t").encode("latin-1") if name.isascii() else b""
     if not is_token(raw):
         raise WSGIProtocolError(
             f"CORE-HDR-08: a response header name must be a non-empty RFC 9110 token, "
@@ -76,15 +87,60 @@ def _wsgi_name(name: str) -> tuple[bytes, int]:
 
 
 def _asgi_name(name: bytes) -> tuple[str, int]:
-    if not is_token(name):
+    raw = name.strip(b" \t")
+    if not is_token(raw):
         raise ASGIProtocolError(
             f"CORE-HDR-08: a response header name must be a non-empty RFC 9110 token, "
             f"got {short(name)} ({see('CORE-HDR-08')})"
         )
-    entry = (name.decode("latin-1"), _kind(name.lower()))
+    entry = (raw.decode("latin-1"), _kind(raw.lower()))
     if len(_ASGI_NAMES) < CACHE_MAX:
         _ASGI_NAMES[name] = entry
     return entry
+
+
+def _listed_length(value: bytes) -> int | None:
+    """W2A-SR-05, A2W-SEND-02: one length listed several times (``5, 5``).
+
+    RFC 9110 §8.6 lets a recipient read such a Content-Length as that length,
+    and h11 accepts it; ``None`` when the items are not all the same length.
+    """
+    lengths = {parse_length(part.strip(b" \t")) for part in value.split(b",")}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+def _wsgi_pair(item: object) -> tuple[str, str]:
+    """W2A-SR-03: a header that is not a ``(str, str)`` tuple, read liberally.
+
+    A 2-item list is a pair, and an ``int`` value (not a ``bool``) is its
+    decimal text, as Gunicorn and Werkzeug iterate and send them.
+    """
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        name, value = item
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(int(value))
+        if isinstance(name, str) and isinstance(value, str):
+            return name, value
+    raise WSGIProtocolError(
+        f"W2A-SR-03: each response header must be a (str, str) tuple, got {short(item)}"
+        f" ({see('W2A-SR-03')})"
+    )
+
+
+def _asgi_pair(name: object, value: object, item: object) -> tuple[bytes, bytes]:
+    """A2W-SEND-02: a name and value that are ``bytes``-like, as ``bytes``.
+
+    ``bytearray`` and ``memoryview`` are read as their bytes, as h11 (Uvicorn,
+    Hypercorn) does; anything else, ``str`` included, is refused.
+    """
+    if isinstance(name, (bytes, bytearray, memoryview)) and isinstance(
+        value, (bytes, bytearray, memoryview)
+    ):
+        return bytes(name), bytes(value)
+    raise ASGIProtocolError(
+        f"A2W-SEND-02: header names and values must be bytes, got {short(item)}"
+        f" ({see('A2W-SEND-02')})"
+    )
 
 
 def _drop_hop_by_hop(name: str, strict: bool, warned: set[str]) -> None:
@@ -94,7 +150,7 @@ def _drop_hop_by_hop(name: str, strict: bool, warned: set[str]) -> None:
             f"W2A-SR-04: hop-by-hop header {name!r} is not allowed in a WSGI "
             f"response (PEP 3333 §Other HTTP Features) ({see('W2A-SR-04')})"
         )
-    lower = name.lower()
+    lower = name.strip(" \t").lower()
     if lower not in warned:
         warned.add(lower)
         _logger.warning(
@@ -128,7 +184,10 @@ def wsgi_response_headers(
         strict = True
     else:
         raise ValueError(f"hop_by_hop must be 'drop' or 'error', got {hop_by_hop!r}")
-    if not isinstance(headers, list):
+    if type(headers) is not list and (
+        isinstance(headers, (str, bytes, bytearray, Mapping))
+        or not isinstance(headers, Iterable)
+    ):
         raise WSGIProtocolError(
             f"W2A-SR-03: response headers must be a list of (str, str) tuples, "
             f"got {short(headers)} ({see('W2A-SR-03')})"
@@ -137,17 +196,15 @@ def wsgi_response_headers(
     length: int | None = None
     warned: set[str] = set()
     for item in headers:
-        if not (
-            isinstance(item, tuple)
+        if (
+            type(item) is tuple
             and len(item) == 2
-            and isinstance(item[0], str)
-            and isinstance(item[1], str)
+            and type(item[0]) is str
+            and type(item[1]) is str
         ):
-            raise WSGIProtocolError(
-                f"W2A-SR-03: each response header must be a (str, str) tuple, got {short(item)}"
-                f" ({see('W2A-SR-03')})"
-            )
-        name, value = item
+            name, value = item
+        else:
+            name, value = _wsgi_pair(item)
         entry = _WSGI_NAMES.get(name)
         if entry is None:
             entry = _wsgi_name(name)
@@ -170,6 +227,9 @@ def wsgi_response_headers(
         data = data.strip(b" \t")
         if kind == _LENGTH:
             declared = parse_length(data)
+            if declared is None:
+                declared = _listed_length(data)
+                data = b"%d" % declared if declared is not None else data
             if declared is None:
                 raise WSGIProtocolError(
                     f"W2A-SR-05: Content-Length must match ^[0-9]+$, got {short(value)}"
@@ -218,11 +278,8 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
                 f"A2W-SEND-02: each header must be a [name, value] pair, got {short(item)}"
                 f" ({see('A2W-SEND-02')})"
             ) from None
-        if not (isinstance(name, bytes) and isinstance(value, bytes)):
-            raise ASGIProtocolError(
-                f"A2W-SEND-02: header names and values must be bytes, got {short(item)}"
-                f" ({see('A2W-SEND-02')})"
-            )
+        if type(name) is not bytes or type(value) is not bytes:
+            name, value = _asgi_pair(name, value, item)
         entry = _ASGI_NAMES.get(name)
         if entry is None:
             entry = _asgi_name(name)
@@ -237,6 +294,9 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
         value = value.strip(b" \t")
         if kind == _LENGTH:
             declared = parse_length(value)
+            if declared is None:
+                declared = _listed_length(value)
+                value = b"%d" % declared if declared is not None else value
             if declared is None:
                 raise ASGIProtocolError(
                     f"A2W-SEND-02: content-length must match ^[0-9]+$, got {short(value)}"

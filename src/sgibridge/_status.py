@@ -21,9 +21,13 @@ from http import HTTPStatus
 from ._canned import CANNED_BODIES
 from ._exceptions import ASGIProtocolError, WSGIProtocolError
 from ._rules import see
-from ._strings import CTL, short
+from ._strings import short
 
 __all__ = ("http_version", "parse_status_line", "server_protocol", "status_line")
+
+#: ``str.translate`` table deleting the control characters a reason phrase must
+#: not hold: all C0 but HTAB, and DEL (RFC 9112 §4 reason-phrase).
+_CTL_BUT_HTAB = dict.fromkeys([*range(0x09), *range(0x0A, 0x20), 0x7F])
 
 
 _SERVER_PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2", "3": "HTTP/3"}
@@ -97,53 +101,57 @@ _KNOWN_STATUS_LINES.update(
 
 
 def parse_status_line(status: object) -> int:
-    """Validate a WSGI status line (CORE-STAT-01) and return its code (CORE-STAT-03).
+    """Validate a WSGI status (CORE-STAT-01) and return its code (CORE-STAT-03).
+
+    Besides ``"200 OK"``, accepts what Gunicorn or Werkzeug serve and whose
+    meaning is plain: an ``int`` (not a ``bool``), three digits alone, SP/HTAB
+    around the line or between code and phrase, and a reason phrase that is
+    not latin-1. The phrase is dropped, so only the code reaches the wire.
 
     :param status: what the app passed to ``start_response``.
-    :return: the integer code; the reason phrase is dropped.
-    :raises WSGIProtocolError: naming the rule and ``status!r`` when the line is
-        not a ``str``, does not start with three ASCII digits and a space, has
-        a code outside 200-599, or has a reason phrase that is not latin-1 or
-        contains a control character.
+    :return: the integer code.
+    :raises WSGIProtocolError: naming the rule and ``status!r`` when the status
+        is neither a ``str`` nor an ``int``, does not start with three ASCII
+        digits followed by SP, HTAB or nothing, has a code outside 200-599, or
+        has a reason phrase with a control character other than HTAB.
     """
     if type(status) is str:
         code = _KNOWN_STATUS_LINES.get(status)
         if code is not None:
             return code
+    elif isinstance(status, int) and not isinstance(status, bool):
+        return _code_in_range(int(status), status)
     if not isinstance(status, str):
         raise WSGIProtocolError(
             f"CORE-STAT-01: the status must be a str such as '200 OK', got {short(status)}"
             f" ({see('CORE-STAT-01')})"
         )
-    digits = status[:3]
-    if (
-        len(status) < 4
-        or status[3] != " "
-        or not (digits.isascii() and digits.isdigit())
+    line = status.strip(" \t")
+    digits = line[:3]
+    if not (len(digits) == 3 and digits.isascii() and digits.isdigit()) or (
+        len(line) > 3 and line[3] not in " \t"
     ):
         raise WSGIProtocolError(
             "CORE-STAT-01: the status must start with three ASCII digits and a space, "
             f"such as '200 OK', got {short(status)} ({see('CORE-STAT-01')})"
         )
-    code = int(digits)
-    if not 200 <= code <= 599:
-        raise WSGIProtocolError(
-            f"CORE-STAT-01: the status code must be in the range 200-599, got {short(status)}"
-            f" ({see('CORE-STAT-01')})"
-        )
-    try:
-        reason = status[4:].encode("latin-1")
-    except UnicodeEncodeError:
-        raise WSGIProtocolError(
-            f"CORE-STAT-01: the reason phrase must be latin-1, got {short(status)}"
-            f" ({see('CORE-STAT-01')})"
-        ) from None
-    if len(reason.translate(None, CTL)) != len(reason):
+    code = _code_in_range(int(digits), status)
+    reason = line[4:]
+    if len(reason.translate(_CTL_BUT_HTAB)) != len(reason):
         raise WSGIProtocolError(
             "CORE-STAT-01: the reason phrase must not contain control characters, "
             f"got {short(status)} ({see('CORE-STAT-01')})"
         )
     return code
+
+
+def _code_in_range(code: int, status: object) -> int:
+    if 200 <= code <= 599:
+        return code
+    raise WSGIProtocolError(
+        f"CORE-STAT-01: the status code must be in the range 200-599, got {short(status)}"
+        f" ({see('CORE-STAT-01')})"
+    )
 
 
 def status_line(status: object) -> str:

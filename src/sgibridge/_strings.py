@@ -8,7 +8,7 @@
 # * Tokens (RFC 9110 §5.6.2). A header name is valid when it is non-empty and
 #   nothing is left after `bytes.translate(None, TCHARS)` deletes every tchar:
 #   one C-level pass, faster than a regex.
-# * Forbidden bytes (CORE-HDR-06/08, CORE-STAT-01, SEC-01). The
+# * Forbidden bytes (CORE-HDR-06/08, SEC-01). The
 #   same trick with a small delete set finds CR/LF/NUL or control characters
 #   with one length compare.
 # * Lengths (W2A-ENV-08, W2A-SR-05, A2W-SEND-02, A2W-RECV-02). A length is
@@ -26,7 +26,6 @@ from __future__ import annotations
 __all__ = (
     "CACHE_MAX",
     "CR_LF_NUL",
-    "CTL",
     "CTL_BUT_HTAB",
     "TCHARS",
     "is_token",
@@ -47,8 +46,6 @@ CR_LF_NUL = b"\r\n\x00"
 #: Control characters forbidden in a response header value: all C0 but HTAB,
 #: and DEL (CORE-HDR-08).
 CTL_BUT_HTAB = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
-#: Control characters forbidden in a reason phrase (CORE-STAT-01).
-CTL = bytes(range(0x20)) + b"\x7f"
 
 
 def short(value: object) -> str:
