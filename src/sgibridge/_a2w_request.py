@@ -27,18 +27,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._a2w_input import RequestBody
-from ._a2w_response import IncompleteResponse, Response
+from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
 from ._body import LoopToThread, Waiter
 from ._exceptions import ClientDisconnected, SGIBridgeError
 from ._loop import CANCEL_GRACE, LoopRunner
 from ._rules import see
 
 if TYPE_CHECKING:
+    from ._a2w_stats import Registry
     from ._types import Environ, StartResponse
 
 __all__ = ("Request",)
@@ -72,9 +74,12 @@ class Request:
         "environ",
         "late_error",
         "out",
+        "registry",
         "response",
         "runner",
         "scope",
+        "started_at",
+        "timeout",
     )
 
     def __init__(
@@ -89,7 +94,9 @@ class Request:
         chunk_size: int,
         high_water: int,
         close_timeout: float | None,
+        timeout: float | None,
         dropped: set[str],
+        registry: Registry,
     ) -> None:
         bridge = runner.bridge
         assert bridge is not None
@@ -100,6 +107,9 @@ class Request:
         self.environ = environ
         self.scope = scope
         self.close_timeout = close_timeout
+        self.timeout = timeout
+        self.registry = registry
+        self.started_at = time.monotonic()
         self.out = LoopToThread(bridge, high_water)
         self.done_lock = threading.Lock()
         self.done_lock.acquire()
@@ -117,6 +127,30 @@ class Request:
     # -- loop side -------------------------------------------------------
 
     async def run(self) -> None:
+        timeout = self.timeout
+        if timeout is None:
+            await self._call()
+            return
+        import anyio  # only with request_timeout: a cancel scope per request
+
+        with anyio.move_on_after(timeout) as scope:
+            await self._call()
+        if scope.cancelled_caught:  # A2W-TIME-01
+            self.registry.timeouts += 1
+            logger.warning(
+                "A2W-TIME-01: %s %s ran past request_timeout=%r seconds; the ASGI "
+                "app was cancelled (%s)",
+                self.scope["method"],
+                self.scope["path"],
+                timeout,
+                see("A2W-TIME-01"),
+            )
+            raise RequestTimedOut(
+                f"A2W-TIME-01: the ASGI app ran past request_timeout={timeout!r} "
+                f"seconds ({see('A2W-TIME-01')})"
+            )
+
+    async def _call(self) -> None:
         if self.double:
             await self.app(self.scope)(self.receive, self.response.send)
         else:
@@ -129,6 +163,7 @@ class Request:
     def finish(self, exc: BaseException | None) -> None:
         """The app task ended; tell T, whatever happened."""
         self.canceller = None
+        self.registry.discard(self)
         if exc is not None and not isinstance(exc, Exception):
             exc = AppCancelled(
                 "A2W-ERR-07: the ASGI app was cancelled (close_timeout or shutdown) "
@@ -161,7 +196,7 @@ class Request:
         """The app raised ``exc`` after its response was complete, or after
         the server closed it early."""
         gone = self.disconnected or self.response.closed_early
-        if isinstance(exc, (ClientDisconnected, AppCancelled)):
+        if isinstance(exc, (ClientDisconnected, AppCancelled, RequestTimedOut)):
             logger.debug("the ASGI app ended after the response: %r", exc)
         elif gone and _after_disconnect(exc):
             # A2W-ERR-06: the app turned the ClientDisconnected from send() into

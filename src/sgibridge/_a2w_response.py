@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._a2w_result import Body, FileStream, PathFile, Stream
-from ._exceptions import ASGIProtocolError, ClientDisconnected
+from ._exceptions import ASGIProtocolError, ClientDisconnected, SGIBridgeError
 from ._rules import see
 from ._translate import asgi_response_headers, canned_wsgi, status_line
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ._a2w_request import Request
     from ._types import StartResponse
 
-__all__ = ("IncompleteResponse", "Response", "exc_info_of")
+__all__ = ("IncompleteResponse", "RequestTimedOut", "Response", "exc_info_of")
 
 logger = logging.getLogger("sgibridge")
 
@@ -62,6 +62,11 @@ _TYPES = frozenset(
 
 class IncompleteResponse(ASGIProtocolError):
     """The app ended without a full response (A2W-ERR-03/04, A2W-SEND-11)."""
+
+
+class RequestTimedOut(SGIBridgeError):
+    """``request_timeout`` cancelled the app: E504 before the first byte, an
+    abort after it (A2W-TIME-01)."""
 
 
 def _first_not_start(kind: object) -> ASGIProtocolError:
@@ -350,9 +355,13 @@ class Response:
         return None
 
     def fail(self, exc: BaseException) -> Body:
-        """The app failed before any byte was yielded: E500 (A2W-ERR-01/03/04)."""
+        """The app failed before any byte was yielded: E500 (A2W-ERR-01/03/04),
+        or E504 when ``request_timeout`` cancelled it (A2W-TIME-01)."""
         self.eof = True
-        if isinstance(exc, ClientDisconnected) and self.request.disconnected:
+        status = 500
+        if isinstance(exc, RequestTimedOut):
+            status = 504  # logged where the timeout fired
+        elif isinstance(exc, ClientDisconnected) and self.request.disconnected:
             logger.info("the ASGI app stopped after the client disconnected: %r", exc)
         elif isinstance(exc, IncompleteResponse):
             logger.error("%s", exc)
@@ -373,7 +382,7 @@ class Response:
             )
         )
         self.request.runner.call_soon(self.request.closed_on_loop)
-        line, headers, body = canned_wsgi(500)
+        line, headers, body = canned_wsgi(status)
         self.start_response(line, headers, exc_info_of(exc))
         return Body([body], self)
 

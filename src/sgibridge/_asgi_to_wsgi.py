@@ -59,6 +59,7 @@ from typing_extensions import Self
 
 from ._a2w_request import Request
 from ._a2w_response import exc_info_of
+from ._a2w_stats import Registry
 from ._body import DEFAULT_HIGH_WATER
 from ._lifespan import LifespanClient
 from ._loop import CANCEL_GRACE, LoopRunner
@@ -139,6 +140,11 @@ class ASGIToWSGI:
         logged) and the lifespan task is cancelled. ``None`` waits for ever.
     :param shutdown_timeout: seconds :meth:`shutdown` waits for the app to
         answer ``lifespan.shutdown``.
+    :param request_timeout: seconds one call of the app may run; past it the
+        app's task is cancelled, logged at WARNING, and the client gets E504,
+        or an aborted response when its first bytes already went out
+        (A2W-TIME-01). ``None`` (the default) never cancels: a long poll or
+        an event stream may legitimately run for ever.
     :param backend: ``"asyncio"`` (uvloop when installed) or ``"trio"``.
     :param backend_options: ``{"use_uvloop": False}`` uses the stock asyncio
         loop even when uvloop is installed.
@@ -156,6 +162,7 @@ class ASGIToWSGI:
         close_timeout: float | None = None,
         startup_timeout: float | None = 60.0,
         shutdown_timeout: float = 30.0,
+        request_timeout: float | None = None,
         backend: Literal["asyncio", "trio"] = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -180,16 +187,15 @@ class ASGIToWSGI:
             raise ValueError(
                 f"chunk_size must be an int of at least 1, got {chunk_size!r}"
             )
-        if close_timeout is not None and not close_timeout >= 0:
+        _check_timeouts(
+            close_timeout=close_timeout,
+            startup_timeout=startup_timeout,
+            shutdown_timeout=shutdown_timeout,
+        )
+        if request_timeout is not None and not request_timeout > 0:
             raise ValueError(
-                f"close_timeout must be >= 0 or None, got {close_timeout!r}"
+                f"request_timeout must be > 0 or None, got {request_timeout!r}"
             )
-        if startup_timeout is not None and not startup_timeout >= 0:
-            raise ValueError(
-                f"startup_timeout must be >= 0 or None, got {startup_timeout!r}"
-            )
-        if not shutdown_timeout >= 0:
-            raise ValueError(f"shutdown_timeout must be >= 0, got {shutdown_timeout!r}")
         if loop is not None and backend != "asyncio":
             raise ValueError(f"loop= needs backend='asyncio', got backend={backend!r}")
         options = dict(backend_options or {})
@@ -202,6 +208,7 @@ class ASGIToWSGI:
         self.close_timeout = close_timeout
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.request_timeout = request_timeout
         self.backend = backend
         if asgi_version is None:  # A2W-APP-02, in asgiref's order
             self._double = _is_double_callable(app)
@@ -218,6 +225,7 @@ class ASGIToWSGI:
         self._high_water = max(DEFAULT_HIGH_WATER, chunk_size)
         #: Extension message types already logged as dropped (A2W-EXT-05).
         self._dropped: set[str] = set()
+        self._registry = Registry()
 
     # -- WSGI ------------------------------------------------------------
 
@@ -270,7 +278,9 @@ class ASGIToWSGI:
             chunk_size=self.chunk_size,
             high_water=self._high_water,
             close_timeout=self.close_timeout,
+            timeout=self.request_timeout,
             dropped=self._dropped,
+            registry=self._registry,
         )
         body = request.body
         stream = environ.get("wsgi.input")
@@ -287,7 +297,9 @@ class ASGIToWSGI:
                 and environ.get("HTTP_EXPECT", "").lower() != "100-continue"
             ):
                 body.pending = body.read()  # A2W-RECV-04, on T
+        self._registry.add(request)
         if not rt.runner.spawn(request):
+            self._registry.discard(request)
             return _canned(start_response, 503)
         return request.response.respond()
 
@@ -356,6 +368,53 @@ class ASGIToWSGI:
         else:
             await self.app(scope, receive, send)
 
+    def stats(self) -> dict[str, Any]:
+        """What this middleware is doing now, in this process (A2W-STAT-01).
+
+        A dict of plain values, ready for ``json.dumps`` or a log line:
+
+        - ``backend``: ``"asyncio"``, ``"uvloop"`` or ``"trio"``;
+        - ``loop``: ``"not started"``, ``"running"`` or ``"stopped"``
+          (after :meth:`shutdown`, or when the loop thread died);
+        - ``lifespan``: ``"off"``, ``"pending"``, ``"complete"``,
+          ``"failed"`` or ``"unsupported"``;
+        - ``request_timeout``: the option, ``None`` when off;
+        - ``in_flight``: requests whose app task has not ended;
+          ``oldest_age``: the age in seconds of the oldest of them;
+        - ``bytes_buffered``: response bytes the app sent that the WSGI
+          server has not taken yet, over all requests in flight;
+        - ``requests``: requests handed to the app so far; ``timeouts``: how
+          many of them ``request_timeout`` cancelled;
+        - ``requests_in_flight``: one dict per request in flight, oldest
+          first: ``method``, ``path``, ``age`` (seconds), ``phase``
+          (``"app"`` before ``http.response.start``, ``"streaming"``,
+          ``"after response"`` while the app runs on after a complete
+          response) and ``buffered`` (bytes).
+
+        It reads shared state without a lock: each figure is a moment's
+        view, and it never blocks a request. Serve it from a small WSGI
+        route in front of the middleware, or log it periodically (see the
+        README).
+        """
+        rt = self._rt
+        if rt is None or rt.pid != os.getpid():
+            loop = "stopped" if self._closed else "not started"
+        else:
+            loop = "running" if rt.runner.is_running() else "stopped"
+        lifespan: str = self.lifespan
+        if rt is not None and rt.lifespan is not None:
+            lifespan = rt.lifespan.outcome
+        backend: str = self.backend
+        if rt is not None and rt.runner.uses_uvloop():
+            backend = "uvloop"
+        return {
+            "backend": backend,
+            "loop": loop,
+            "lifespan": lifespan,
+            "request_timeout": self.request_timeout,
+            **self._registry.snapshot(),
+        }
+
     def shutdown(self) -> None:
         """Send ``lifespan.shutdown``, wait up to ``shutdown_timeout`` for the
         answer, cancel what still runs and stop the loop (A2W-LIFE-06).
@@ -389,6 +448,12 @@ class ASGIToWSGI:
         tb: TracebackType | None,
     ) -> None:
         self.shutdown()
+
+
+def _check_timeouts(**timeouts: float | None) -> None:
+    for name, value in timeouts.items():
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name} must be >= 0 or None, got {value!r}")
 
 
 def _canned(start_response: StartResponse, status: int) -> list[bytes]:

@@ -31,6 +31,7 @@ CANNED_BODIES: dict[int, bytes] = {
     431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 
 _CONTENT_TYPE = "text/plain; charset=utf-8"

@@ -163,6 +163,16 @@ class LoopRunner:
                 return False
         return True
 
+    def is_running(self) -> bool:
+        """Whether the loop accepts tasks (started, not stopped, thread alive)."""
+        thread = self._thread
+        return self._accepting and (thread is None or thread.is_alive())
+
+    def uses_uvloop(self) -> bool:
+        """Whether the loop is a uvloop loop."""
+        loop = self._loop
+        return loop is not None and type(loop).__module__.startswith("uvloop")
+
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop soon; nothing if the loop is gone."""
         assert self.bridge is not None

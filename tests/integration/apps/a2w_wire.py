@@ -11,12 +11,20 @@ Routes:
   watermark, so the second ``send()`` returns only once the WSGI server's
   thread took it from the response iterator: by then the first bytes went to
   the server, and the failure can only be an abort.
+- ``/hang``: never answers until ``request_timeout`` (from the environment
+  variable ``A2W_WIRE_REQUEST_TIMEOUT``, off when unset) cancels it.
+- ``/stats``: :meth:`ASGIToWSGI.stats` as JSON, from a small WSGI route in
+  front of the adapter, as the README shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import anyio
 
 from sgibridge import ASGIToWSGI
 
@@ -47,9 +55,26 @@ async def _app(
         await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
         await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
         raise RuntimeError("WIRE-FAIL after bytes")
+    elif path == "/hang":
+        await anyio.sleep_forever()
     else:
         await send({"type": "http.response.start", "status": 404, "headers": text})
         await send({"type": "http.response.body", "body": b"not found"})
 
 
-app = ASGIToWSGI(_app, lifespan="off")
+_timeout = os.environ.get("A2W_WIRE_REQUEST_TIMEOUT", "")
+adapter = ASGIToWSGI(
+    _app, lifespan="off", request_timeout=float(_timeout) if _timeout else None
+)
+
+
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The adapter, with ``/stats`` in front of it."""
+    if environ.get("PATH_INFO") == "/stats":
+        body = json.dumps(adapter.stats()).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+    return adapter(environ, start_response)
