@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal, TextIO, overload
 
 import anyio
@@ -441,6 +441,11 @@ class _Call:
         self.out: ThreadToLoop | None = None
         self.pipe_in: LoopToThread | None = None
         self.disconnected = False
+        # Set once http.response.start of a streamed response went out: from
+        # then on the pump never parks where it could miss a disconnect.
+        self.streaming = False
+        self._parked: anyio.CancelScope | None = None
+        self._discarding = False
         extensions = scope.get("extensions") or {}
         self.pathsend = "http.response.pathsend" in extensions
         # Thread-side response state.
@@ -539,6 +544,9 @@ class _Call:
                     "headers": response.headers,
                 }
             )
+            self.streaming = True
+            if self._parked is not None:
+                self._parked.cancel()
             read = response.out.read
             while True:
                 try:
@@ -573,14 +581,25 @@ class _Call:
             self._disconnect()
 
     async def _feed(self, receive: Receive, pipe: LoopToThread, expect: bool) -> None:
+        """Receive the body into ``pipe``, ahead of the reader up to the watermark.
+
+        Before the response streams, the pump may park: until the app first
+        reads an ``Expect: 100-continue`` body (W2A-IN-12), and while the
+        pipe is over the watermark (W2A-IN-01). Once a streamed response
+        started, the only way to see the client leave is ``receive()`` (Uvicorn
+        and Hypercorn do not raise from ``send()``), so the pump stops parking
+        for an app that never read: the body goes on arriving, up to twice the
+        watermark, past that it is discarded and the app's read raises
+        ``BodyTooLarge`` (W2A-IN-14). An app that reads keeps its backpressure.
+        """
         if expect:
-            await pipe.wait_demand()
+            await self._park(pipe.wait_demand)
         while True:
-            await pipe.drain()
+            await self._wait_room(pipe)
             message = await receive()
             kind = message["type"]
             if kind == "http.request":
-                pipe.put(message.get("body", b""))
+                self._put(pipe, message.get("body", b""))
                 if not message.get("more_body", False):
                     pipe.close()
                     break
@@ -595,6 +614,41 @@ class _Call:
                 )
                 return
         await self._watch(receive)
+
+    async def _park(self, wait: Callable[[], Awaitable[None]]) -> None:
+        """Await ``wait()``, but no longer than until the response streams."""
+        if self.streaming:
+            return
+        with anyio.CancelScope() as scope:
+            self._parked = scope
+            await wait()
+        self._parked = None
+
+    async def _wait_room(self, pipe: LoopToThread) -> None:
+        high = self.mw.buffer_size
+        while pipe.buffered > high:
+            if not self.streaming:
+                await self._park(pipe.drain)
+            elif pipe.demanded:
+                await pipe.drain()  # an app that reads: backpressure as usual
+            else:
+                return  # an app that never read: keep watching (W2A-IN-14)
+
+    def _put(self, pipe: LoopToThread, body: bytes) -> None:
+        if self._discarding:
+            return
+        limit = 2 * self.mw.buffer_size
+        if body and pipe.buffered + len(body) > limit and not pipe.demanded:
+            self._discarding = True
+            pipe.fail(
+                BodyTooLarge(
+                    f"W2A-IN-14: the app left more than {limit} bytes of the request "
+                    "body unread while its response streamed; the rest was discarded "
+                    f"({see('W2A-IN-14')})"
+                )
+            )
+            return
+        pipe.put(body)
 
     async def _watch(self, receive: Receive) -> None:
         """After the body: a disconnect stops the app at its next chunk (W2A-ERR-07)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from sgibridge import ClientDisconnected, WSGIProtocolError
+from sgibridge import BodyTooLarge, ClientDisconnected, WSGIProtocolError
 
 from .support import (
     DISCONNECT,
@@ -317,12 +317,28 @@ async def test_W2A_fault_app_never_reads_a_large_body() -> None:
 
 async def test_W2A_fault_app_never_reads_expect_100_continue() -> None:
     """W2A-IN-12: with Expect: 100-continue and an app that never reads,
-    receive() is never called (so no 100 Continue is sent)."""
+    receive() is not called before the response started (so no 100 Continue
+    is asked for); after it, only to watch for a disconnect (W2A-ERR-07)."""
     result = Tracked([b"no thanks"])
     mw = w2a(answering(result))
     scope = make_scope("POST", headers=[(b"expect", b"100-continue")])
-    exchange = await drive(mw, scope, [request(b"z" * 10)])
-    assert (exchange.status, exchange.body, exchange.received) == (200, b"no thanks", 0)
+    calls: list[int] = []
+    at_start: list[int] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        async def counted() -> Message:
+            calls.append(1)
+            message: Message = await receive()
+            return message
+
+        await mw(scope, counted, send)
+
+    async def on_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            at_start.append(len(calls))
+
+    exchange = await drive(counting, scope, [request(b"z" * 10)], on_send=on_send)
+    assert (exchange.status, exchange.body, at_start) == (200, b"no thanks", [0])
     closed_once(result)
     await assert_w2a_recovers(mw)
 
@@ -557,4 +573,115 @@ async def test_W2A_fault_lifespan_startup_hangs_then_server_cancels() -> None:
 
     assert await cancel_when(call, entered.is_set, release.set)
     assert exchanges == []
+    await assert_w2a_recovers(mw)
+
+
+# --------------------------------------------------------------------------
+# A client that leaves, whatever the request body's state (issue 13 §1)
+# --------------------------------------------------------------------------
+
+GONE_CASES = [
+    pytest.param(
+        expect, body, read, id=f"{'expect' if expect else 'plain'}-{body}-{read}"
+    )
+    for expect in (False, True)
+    for body in ("none", "small", "large")
+    for read in (False, True)
+    if not (body == "none" and read)
+]
+
+
+@pytest.mark.parametrize(("expect", "body", "read"), GONE_CASES)
+async def test_W2A_ERR_07_IN_14_client_gone_is_noticed_whatever_the_body(
+    expect: bool, body: str, read: bool
+) -> None:
+    """W2A-ERR-07, W2A-IN-12, W2A-IN-14: a client that leaves while the
+    response streams stops the app at its next chunk, with Expect:
+    100-continue or not, a body read or not, larger than the watermark or
+    not; with Expect and an app that never read, receive() is not called
+    before the response started (so no 100 Continue)."""
+    app = EndlessApp(read_body=read)
+    mw = w2a(app, buffer_size=4096)
+    blocks = {"none": 0, "small": 1, "large": 64}[body]
+    headers = [(b"expect", b"100-continue")] if expect else []
+    if blocks:
+        headers.append((b"content-length", str(blocks * 1024).encode()))
+    script = [request(BLOCK, more=True) for _ in range(blocks)]
+    script.append(request(b""))
+    gone = anyio.Event()
+    received: list[Message] = []
+    received_at_start: list[int] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        async def counted() -> Message:
+            message: Message = await receive()
+            received.append(message)
+            return message
+
+        await mw(scope, counted, send)
+
+    async def on_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            received_at_start.append(len(received))
+        elif message["type"] == "http.response.body":
+            gone.set()
+
+    exchange = await drive(
+        counting,
+        make_scope("POST", headers=headers),
+        script,
+        gone=gone,
+        on_send=on_send,
+    )
+    assert exchange.status == 200 and not exchange.finished
+    assert exchange.error is None
+    assert app.stopped_early, "the app streamed on after the client left"
+    assert app.result is not None
+    closed_once(app.result)
+    if read:
+        assert app.body == BLOCK * blocks
+    if expect and not read:
+        assert received_at_start == [0], "receive() before the response started"
+    await assert_w2a_recovers(mw)
+
+
+async def test_W2A_IN_14_unread_body_past_twice_the_watermark_fails_the_read() -> None:
+    """W2A-IN-14: while a streamed response runs, a body the app has not
+    read is kept up to twice the watermark; past that, the rest is dropped
+    and the app's read raises BodyTooLarge, never a short body."""
+    buffer_size = 4096
+    messages = [request(BLOCK, more=True) for _ in range(32)] + [request(b"")]
+    exhausted = threading.Event()
+    errors: list[BaseException] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Any:
+        write = start_response("200 OK", TEXT)
+        write(b"first")
+        assert exhausted.wait(LIMIT)
+        try:
+            environ["wsgi.input"].read()
+        except BodyTooLarge as exc:
+            errors.append(exc)
+        return [b" last"]
+
+    async def receive() -> Message:
+        await anyio.lowlevel.checkpoint()
+        if messages:
+            message = messages.pop(0)
+            if not messages:
+                exhausted.set()
+            return message
+        await anyio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    mw = w2a(app, buffer_size=buffer_size)
+    with anyio.fail_after(LIMIT):
+        await mw(make_scope("POST"), receive, send)
+    assert len(errors) == 1 and "W2A-IN-14" in str(errors[0])
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"first last"
     await assert_w2a_recovers(mw)
