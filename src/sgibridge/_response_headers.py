@@ -109,6 +109,17 @@ def _listed_length(value: bytes) -> int | None:
     return lengths.pop() if len(lengths) == 1 else None
 
 
+def _check_header_list(headers: object) -> None:
+    """W2A-SR-03: an iterable of pairs; a ``str``, ``bytes`` or mapping is not."""
+    if isinstance(headers, (str, bytes, bytearray, Mapping)) or not isinstance(
+        headers, Iterable
+    ):
+        raise WSGIProtocolError(
+            f"W2A-SR-03: response headers must be a list of (str, str) tuples, "
+            f"got {short(headers)} ({see('W2A-SR-03')})"
+        )
+
+
 def _wsgi_pair(item: object) -> tuple[str, str]:
     """W2A-SR-03: a header that is not a ``(str, str)`` tuple, read liberally.
 
@@ -171,31 +182,23 @@ def wsgi_response_headers(
     its first line.
 
     :param headers: what the app passed to ``start_response``: a ``list`` of
-        ``(str, str)`` tuples.
+        ``(str, str)`` tuples, or any iterable of such pairs or 2-item lists,
+        whose values may also be ``int`` (W2A-SR-03).
     :param hop_by_hop: ``"drop"`` removes hop-by-hop fields (CORE-HDR-11) and
         logs each name once per call at WARNING; ``"error"`` raises.
     :return: ``(asgi_headers, content_length)``; the length is ``None`` when the
         app declared none.
     :raises WSGIProtocolError: for any violation, naming the rule and value.
     """
-    if hop_by_hop == "drop":
-        strict = False
-    elif hop_by_hop == "error":
-        strict = True
-    else:
+    strict = hop_by_hop == "error"
+    if not strict and hop_by_hop != "drop":
         raise ValueError(f"hop_by_hop must be 'drop' or 'error', got {hop_by_hop!r}")
-    if type(headers) is not list and (
-        isinstance(headers, (str, bytes, bytearray, Mapping))
-        or not isinstance(headers, Iterable)
-    ):
-        raise WSGIProtocolError(
-            f"W2A-SR-03: response headers must be a list of (str, str) tuples, "
-            f"got {short(headers)} ({see('W2A-SR-03')})"
-        )
+    if type(headers) is not list:
+        _check_header_list(headers)
     result: list[tuple[bytes, bytes]] = []
     length: int | None = None
     warned: set[str] = set()
-    for item in headers:
+    for item in cast("Iterable[Any]", headers):
         if (
             type(item) is tuple
             and len(item) == 2
@@ -255,7 +258,8 @@ def asgi_response_headers(headers: object) -> tuple[list[tuple[str, str]], int |
     fields are removed, and order and duplicates are kept, except that an
     identical repeated ``content-length`` collapses into its first line.
 
-    :param headers: an iterable of 2-item sequences of ``bytes``.
+    :param headers: an iterable of 2-item sequences of ``bytes`` (or
+        ``bytearray``/``memoryview``, read as their bytes).
     :return: ``(wsgi_headers, content_length)``; ``wsgi_headers`` is a ``list``
         of ``tuple[str, str]`` and the length is ``None`` when none was declared.
     :raises ASGIProtocolError: for any violation, including an invalid or
