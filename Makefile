@@ -4,17 +4,33 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make run` installs only what the demo needs: sgibridge's runtime dependencies, Flask and
+# Uvicorn, with a stamp of its own (`make test` still installs the full dev set).
+RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint typecheck pytest docs test-all bench bench-quick bench-ab fuzz soak clean
+.PHONY: run test lint typecheck pytest docs test-all bench bench-quick bench-ab fuzz soak compat clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# A new venv is made without pip (ensurepip alone takes ~10 s) and filled by this Python's
+# own pip (`pip --python`, pip >= 22.3); failing that, pip is bootstrapped into the venv.
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	if $(BIN)/python -m pip --version >/dev/null 2>&1; then pip="$(BIN)/python -m pip"; \
+	elif $(PYTHON) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then \
+	  pip="$(PYTHON) -m pip --python $(BIN)/python"; \
+	else $(BIN)/python -m ensurepip --upgrade >/dev/null && pip="$(BIN)/python -m pip"; fi; \
+	$$pip install --quiet --disable-pip-version-check --no-compile -e '.[uvicorn]' 'flask>=3'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib src >/dev/null  # on all cores, not pip's one
+	touch $(RUN_STAMP)
+
 ## Serve examples/flask_app.py on Uvicorn through WSGIToASGI at 127.0.0.1:8000.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/sgibridge serve examples.flask_app:app --host 127.0.0.1 --port 8000
 
 ## Lint, type-check, run the full suite with the coverage gate, and build the docs.
@@ -72,9 +88,21 @@ fuzz: $(STAMP)
 	mkdir -p fuzz/corpus
 	cd fuzz && ../$(BIN)/python fuzz_translate.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 corpus
 
+COMPAT := .venv-compat
+## The frameworks' own test suites natively, through sgibridge and through a2wsgi,
+## in their own environment (.venv-compat): prints the table, writes docs/compat.md.
+$(COMPAT)/.installed: compat/requirements.txt pyproject.toml
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install --quiet -r compat/requirements.txt
+	$(COMPAT)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+compat: $(COMPAT)/.installed
+	$(COMPAT)/bin/python -m compat.run --write-docs $(COMPAT_ARGS)
+
 ## The full soak: 50k requests per adapter and server, with random disconnects.
 soak: $(STAMP)
 	SGIBRIDGE_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/reliability/test_soak.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .coverage .mypy_cache .pytest_cache .ruff_cache .nox build/site
+	rm -rf $(VENV) .venv-bench $(COMPAT) compat/.cache .coverage .mypy_cache .pytest_cache .ruff_cache .nox build/site

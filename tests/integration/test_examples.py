@@ -207,6 +207,25 @@ def test_make_run_serves_the_flask_example() -> None:
     assert "on uvicorn through WSGIToASGI(app, workers=10)" in server.log()
 
 
+def test_make_run_installs_only_what_the_demo_needs(tmp_path: Path) -> None:
+    """`make run` on a fresh clone: runtime deps, Flask and Uvicorn under a stamp of its own,
+    never the dev set (Django, Falcon, Quart, Granian, mypy, ...) that `make test` needs."""
+    dry = subprocess.run(
+        ["make", "-n", "run", f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    installs = [line for line in dry.splitlines() if " install " in line]
+    assert installs, dry
+    assert all("[dev]" not in line for line in installs), installs
+    assert any("-e '.[uvicorn]' 'flask>=3'" in line for line in installs), installs
+    assert f"touch {tmp_path / 'venv'}/.installed-run" in dry
+    assert f"touch {tmp_path / 'venv'}/.installed\n" not in dry + "\n"
+
+
 def test_flask_sse_streams_events_as_they_are_yielded() -> None:
     with (
         cli_serve("examples.flask_sse:app") as server,
