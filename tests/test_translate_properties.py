@@ -9,9 +9,11 @@ import io
 from typing import Any
 from urllib.parse import quote_from_bytes
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sgibridge._exceptions import WSGIProtocolError
 from sgibridge._translate import (
     HOP_BY_HOP,
     RequestRejected,
@@ -296,3 +298,46 @@ def test_response_headers_round_trip(headers: list[tuple[str, str]]) -> None:
     assert length is None
     wsgi, _ = asgi_response_headers(asgi)
     assert wsgi == [(n.lower(), v.strip(" \t")) for n, v in headers]
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}", fullmatch=True),
+            st.text(
+                alphabet=st.characters(
+                    min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"
+                )
+                | st.just("\t"),
+                max_size=16,
+            ),
+        ),
+        max_size=10,
+    ),
+    st.sampled_from(["tuple", "lists", "generator"]),
+    st.sampled_from([bytearray, memoryview]),
+    st.sampled_from(["", " ", "\t", " \t"]),
+)
+def test_W2A_SR_03_A2W_SEND_02_liberal_shapes_read_as_canonical(
+    headers: list[tuple[str, str]], shape: str, kind: Any, pad: str
+) -> None:
+    """W2A-SR-03, A2W-SEND-02, CORE-HDR-08 (amended): a liberal shape gives exactly
+    what the canonical one gives, or the same error: the wire never sees the
+    difference."""
+    canonical = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+    liberal: Any = {
+        "tuple": tuple((pad + n + pad, v) for n, v in canonical),
+        "lists": [[pad + n + pad, v] for n, v in canonical],
+        "generator": ((pad + n + pad, v) for n, v in canonical),
+    }[shape]
+    try:
+        expected = wsgi_response_headers(canonical)
+    except WSGIProtocolError:
+        with pytest.raises(WSGIProtocolError):
+            wsgi_response_headers(liberal)
+        return
+    assert wsgi_response_headers(liberal) == expected
+    asgi, _ = expected
+    liberal_asgi = [(kind(pad.encode() + n + pad.encode()), kind(v)) for n, v in asgi]
+    assert asgi_response_headers(liberal_asgi) == asgi_response_headers(asgi)
