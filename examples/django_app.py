@@ -5,8 +5,8 @@ Run it::
     sgibridge serve examples.django_app:application
 
 ``sgibridge serve`` sees Django's ``WSGIHandler`` (a WSGI app), wraps it in
-``WSGIToASGI`` and starts Uvicorn. ``python -m examples.django_app`` does the
-same by hand. A real project passes ``myproject.wsgi:application`` instead.
+``WSGIToASGI`` and starts Uvicorn. A real project passes
+``myproject.wsgi:application`` instead.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """FastAPI on Gunicorn's threaded workers, through sgibridge.
 
-Run it with the settings in ``examples/gunicorn.conf.py``::
+Run it with the settings in ``examples/gunicorn.conf.py`` (two gthread
+workers of four threads each)::
 
-    gunicorn -c examples/gunicorn.conf.py
-
-or let sgibridge wrap it and start Gunicorn::
-
-    sgibridge serve examples.fastapi_gunicorn:app --server gunicorn --workers 2 --threads 8
+    sgibridge serve examples.fastapi_gunicorn:app --server gunicorn -c examples/gunicorn.conf.py
 
 Each Gunicorn worker process runs its own event loop for the ASGI app, and
 FastAPI's lifespan runs once per worker, before its first request.

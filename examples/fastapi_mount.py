@@ -2,7 +2,7 @@
 
 Run it::
 
-    uvicorn examples.fastapi_mount:app --port 8000
+    sgibridge serve examples.fastapi_mount:app
 
 ``/api/hello`` is FastAPI; everything under ``/legacy`` is the Flask app of
 ``examples/flask_app.py``, which sees ``SCRIPT_NAME=/legacy``, so its

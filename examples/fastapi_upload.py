@@ -2,7 +2,7 @@
 
 Run it::
 
-    sgibridge serve examples.fastapi_upload:app --server gunicorn --threads 4
+    sgibridge serve examples.fastapi_upload:app --server gunicorn
 
 then send a large file::
 

@@ -3,9 +3,9 @@
 Run it (the README's main job)::
 
     make run        # or: sgibridge serve examples.flask_app:app
-                    # or: uvicorn examples.flask_app:asgi_app --port 8000
 
-then open http://127.0.0.1:8000/.
+then open http://127.0.0.1:8000/: the index page lists every route with a
+curl line to try it (:data:`ROUTES`; the README lists the same).
 """
 
 from __future__ import annotations
@@ -20,10 +20,39 @@ from sgibridge import WSGIToASGI
 
 app = Flask(__name__)
 
+#: Every route, as (curl arguments before the URL, path and query, what it shows).
+ROUTES = [
+    ("", "/", "this page"),
+    ("-d 'hello'", "/echo", "the request body, echoed back"),
+    (
+        "--data-binary @big.file",
+        "/upload",
+        "an upload counted in 64 KiB reads, never held in memory",
+    ),
+    ("-N", "/stream?count=5", "Server-Sent Events, each sent as it is yielded"),
+    ("-o /dev/null", "/download?size=104857600", "a 100 MiB download, streamed"),
+    ("", "/where", "the mount prefix Flask sees (SCRIPT_NAME) and a URL it builds"),
+    ("-i", "/go", "a redirect that keeps the mount prefix"),
+]
+
+
+def curl_line(args: str, path: str, base: str = "http://127.0.0.1:8000") -> str:
+    """The curl command for one of :data:`ROUTES`."""
+    url = base + path
+    return " ".join(filter(None, ["curl", args, f"'{url}'" if "?" in url else url]))
+
 
 @app.get("/")
-def index() -> str:
-    return "Hello from Flask, served through sgibridge!\n"
+def index() -> Response:
+    """Greet, and list every route with a curl line for this server's own address."""
+    base = request.url_root.rstrip("/")
+    lines = [curl_line(args, path, base) for args, path, _ in ROUTES]
+    width = max(len(line) for line in lines)
+    text = "Hello from Flask, served through sgibridge!\n\nTry:\n" + "".join(
+        f"  {line.ljust(width)}  # {what}\n"
+        for line, (_, _, what) in zip(lines, ROUTES, strict=True)
+    )
+    return Response(text, mimetype="text/plain")
 
 
 @app.post("/echo")

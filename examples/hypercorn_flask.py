@@ -2,7 +2,7 @@
 
 Run it::
 
-    python examples/hypercorn_flask.py     # or: hypercorn examples.flask_app:asgi_app
+    python examples/hypercorn_flask.py
 """
 
 from __future__ import annotations

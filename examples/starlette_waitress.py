@@ -2,10 +2,6 @@
 
 Run it::
 
-    python -m examples.starlette_waitress
-
-or::
-
     sgibridge serve examples.starlette_waitress:app --server waitress
 
 Waitress is a pure-Python WSGI server that runs on any platform, Windows
