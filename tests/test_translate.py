@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib
+import inspect
 import io
 import logging
 import wsgiref.util
@@ -2009,3 +2012,71 @@ def test_cache_cannot_be_grown_by_a_client() -> None:
     names = [f"x-unique-{i}".encode() for i in range(3 * CACHE_MAX)]
     with_headers(*[(n, b"v") for n in names])
     assert len(_scope_to_environ._REQUEST_KEYS_DROP) <= CACHE_MAX
+
+
+# ---------------------------------------------------------------------------
+# The core's modules and its front door
+# ---------------------------------------------------------------------------
+
+CORE_MODULES = (
+    "_canned",
+    "_environ_to_scope",
+    "_paths",
+    "_response_headers",
+    "_scope_to_environ",
+    "_status",
+    "_strings",
+)
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_core_modules_declare_what_they_export(name: str) -> None:
+    """Each core module lists its names in ``__all__``, each function and class
+    defined there, and imports nothing from outside sgibridge that could do I/O
+    or run a loop or a thread (no anyio, asyncio, threading, socket, os)."""
+    module = importlib.import_module(f"sgibridge.{name}")
+    assert module.__all__ == tuple(sorted(module.__all__))
+    for exported in module.__all__:
+        value = getattr(module, exported)
+        if callable(value):
+            assert value.__module__ == module.__name__, exported
+    tree = ast.parse(inspect.getsource(module))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and not node.level
+    }
+    io_free = {
+        "__future__",
+        "collections",
+        "http",
+        "logging",
+        "sys",
+        "typing",
+        "urllib",
+    }
+    assert imported <= io_free, (name, imported - io_free)
+    below = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level
+    }
+    allowed = set(CORE_MODULES) | {"_exceptions", "_rules", "_version"}
+    assert below <= allowed, (name, below - allowed)  # never an adapter or _body
+
+
+def test_front_door_reexports_the_same_objects() -> None:
+    """``sgibridge._translate`` re-exports each name from the module that defines it."""
+    from sgibridge import _translate
+
+    defined = {}
+    for name in CORE_MODULES:
+        module = importlib.import_module(f"sgibridge.{name}")
+        defined.update({n: getattr(module, n) for n in module.__all__})
+    for name in _translate.__all__:
+        assert getattr(_translate, name) is defined[name], name
