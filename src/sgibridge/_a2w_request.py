@@ -32,6 +32,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from ._a2w_input import RequestBody
 from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
 from ._body import LoopToThread, Waiter
@@ -131,8 +133,6 @@ class Request:
         if timeout is None:
             await self._call()
             return
-        import anyio  # only with request_timeout: a cancel scope per request
-
         with anyio.move_on_after(timeout) as scope:
             await self._call()
         if scope.cancelled_caught:  # A2W-TIME-01
