@@ -33,17 +33,24 @@ FLASK = "examples.flask_app:app"
 _EXIT_TIMEOUT = 60.0
 
 
-def run_to_exit(*args: str) -> tuple[int, str]:
+def run_to_exit(
+    *args: str, command: str = "serve", env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Run ``python -m sgibridge serve ARGS``; return its status and output.
+
+    :param command: ``"serve"`` or ``"inspect"``.
+    :param env: more environment variables for it.
 
     :raises AssertionError: when it is still running after the deadline (a server
         started where it should not have); its process group is killed first.
     """
     with tempfile.TemporaryDirectory(prefix="sgibridge-cli-") as home:
+        argv = serve_argv(args)
+        argv[argv.index("serve")] = command
         proc = subprocess.Popen(
-            serve_argv(args),
+            argv,
             cwd=Path(__file__).resolve().parents[1],
-            env=cli_env(home),
+            env={**cli_env(home), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

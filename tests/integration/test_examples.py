@@ -135,11 +135,13 @@ def cli_serve(
     ready_path: str = "/",
     uds: str | None = None,
     tls: tuple[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[CLIServer]:
     """Run ``python -m sgibridge serve ARGS --port <free>`` until the block ends.
 
     :param uds: listen on this Unix socket (``--uds``) instead of a port.
     :param tls: ``(certfile, keyfile)``: serve HTTPS with them.
+    :param cwd: the directory it runs in (the repository root by default).
     """
     with tempfile.TemporaryDirectory(prefix="sgibridge-cli-") as tmp:
         env = cli_env(tmp)
@@ -152,7 +154,7 @@ def cli_serve(
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 argv,
-                cwd=ROOT,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
