@@ -36,7 +36,7 @@ ROUTES = [
 ]
 
 
-def curl_line(args: str, path: str, base: str = "http://127.0.0.1:8000") -> str:
+def _curl_line(args: str, path: str, base: str) -> str:
     """The curl command for one of :data:`ROUTES`."""
     url = base + path
     return " ".join(filter(None, ["curl", args, f"'{url}'" if "?" in url else url]))
@@ -46,7 +46,7 @@ def curl_line(args: str, path: str, base: str = "http://127.0.0.1:8000") -> str:
 def index() -> Response:
     """Greet, and list every route with a curl line for this server's own address."""
     base = request.url_root.rstrip("/")
-    lines = [curl_line(args, path, base) for args, path, _ in ROUTES]
+    lines = [_curl_line(args, path, base) for args, path, _ in ROUTES]
     width = max(len(line) for line in lines)
     text = "Hello from Flask, served through sgibridge!\n\nTry:\n" + "".join(
         f"  {line.ljust(width)}  # {what}\n"
