@@ -1,7 +1,7 @@
 """A small bounded pool of worker threads for WSGI apps.
 
 WSGIToASGI runs each WSGI call, its iteration and its ``close()`` as one job on
-one worker thread (CONFORMANCE W2A-CLOSE-03, W2A-THR-01). The pool is bounded:
+one worker thread (W2A-CLOSE-03, W2A-THR-01). The pool is bounded:
 at most ``max_workers`` threads exist, extra jobs wait in a queue, and a
 thread that stays idle for ``idle_timeout`` seconds exits, so an idle server
 returns to its baseline thread count.
@@ -53,7 +53,7 @@ class WorkerPool:
 
     def submit(self, job: Callable[[], object]) -> None:
         """Run ``job`` on a worker thread in a copy of the caller's context
-        (CONFORMANCE W2A-THR-02). Jobs must not raise."""
+        (W2A-THR-02). Jobs must not raise."""
         context = contextvars.copy_context()
         with self._lock:
             if self._idle:

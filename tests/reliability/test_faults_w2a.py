@@ -299,10 +299,16 @@ async def test_W2A_fault_close_raises_after_an_error() -> None:
 
 
 async def test_W2A_fault_app_never_reads_a_large_body() -> None:
-    """An app that ignores a body bigger than the buffer answers normally;
-    the read-ahead stops at the watermark and nothing waits for it."""
-    result = Tracked([b"ignored ", b"your body"])
-    mw = w2a(answering(result), buffer_size=1024)
+    """W2A-IN-01: an app that ignores a body bigger than the buffer answers
+    normally; before its response, the read-ahead stops at the watermark and
+    nothing waits for it. (While a streamed response runs, an unread body is
+    received on, up to twice the watermark: W2A-IN-14.)"""
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", TEXT)
+        return [b"ignored ", b"your body"]
+
+    mw = w2a(app, buffer_size=1024)
     script = [request(b"u" * 4096, more=True) for _ in range(64)] + [request(b"")]
     exchange = await drive(mw, make_scope("POST"), script)
     assert (exchange.status, exchange.body, exchange.finished) == (
@@ -311,7 +317,6 @@ async def test_W2A_fault_app_never_reads_a_large_body() -> None:
         True,
     )
     assert exchange.received < len(script), "the whole body was read ahead"
-    closed_once(result)
     await assert_w2a_recovers(mw)
 
 
@@ -684,4 +689,41 @@ async def test_W2A_IN_14_unread_body_past_twice_the_watermark_fails_the_read() -
         await mw(make_scope("POST"), receive, send)
     assert len(errors) == 1 and "W2A-IN-14" in str(errors[0])
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"first last"
+    await assert_w2a_recovers(mw)
+
+
+async def test_W2A_IN_01_14_large_messages_before_the_response_are_kept() -> None:
+    """W2A-IN-01, W2A-IN-14: before the response, body messages larger than
+    twice the watermark are held back by backpressure, never discarded: an
+    app that reads late gets the whole body."""
+    buffer_size = 1024
+    blocks = [bytes([65 + i]) * 4096 for i in range(8)]
+    messages = [request(block, more=True) for block in blocks] + [request(b"")]
+    pumped = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        assert pumped.wait(LIMIT)
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", TEXT)
+        return [body]
+
+    async def receive() -> Message:
+        await anyio.lowlevel.checkpoint()
+        if len(messages) == len(blocks):  # the pump's first receive()
+            pumped.set()
+        if messages:
+            return messages.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    mw = w2a(app, buffer_size=buffer_size)
+    with anyio.fail_after(LIMIT):
+        await mw(make_scope("POST"), receive, send)
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"".join(blocks)
     await assert_w2a_recovers(mw)
