@@ -1142,3 +1142,18 @@ def test_python_dash_m_sgibridge_help() -> None:
 def test_modules_declare_all() -> None:
     assert set(_detect.__all__) <= set(vars(_detect))
     assert set(_cli.__all__) <= set(vars(_cli))
+
+
+def test_options_gunicorn_does_not_take_are_one_line(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: Any
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(os, "execv", recorder)
+    status, _, err = run_cli(
+        "serve", "cli_good:app", "--server", "gunicorn", "--", "--nonsense", "3"
+    )
+    assert status == 1
+    assert recorder.calls == []
+    assert err.startswith("sgibridge: error: gunicorn does not take '--nonsense 3': ")
+    assert err.endswith("unrecognized arguments: --nonsense\n")
+    assert err.count("\n") == 1

@@ -58,9 +58,11 @@ server, how the app would be served; it starts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import importlib.util
+import io
 import logging
 import os
 import runpy
@@ -784,7 +786,16 @@ def _gunicorn_settings(argv: Sequence[str]) -> dict[str, Any]:
     """The settings Gunicorn's own parser reads from ``argv`` (options only)."""
     from gunicorn.config import Config
 
-    parsed = Config().parser().parse_args(list(argv))
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            parsed = Config().parser().parse_args(list(argv))
+    except SystemExit:
+        said = errors.getvalue().strip().splitlines()
+        raise _CLIError(
+            f"gunicorn does not take {shlex.join(argv)!r}: "
+            f"{said[-1] if said else 'usage error'}"
+        ) from None
     return {
         key: value
         for key, value in vars(parsed).items()
