@@ -894,6 +894,7 @@ def test_CORE_VER_01_http_version(protocol: Any, version: str) -> None:
         [(b"A", "b")],
         [("A", b"b")],
         [("A", True)],
+        [("A", 10**5000)],
         [("A", 1.5)],
         [("A", None)],
         [None],
@@ -1941,6 +1942,14 @@ def test_SEC_08_identity_only_from_scope_or_environ() -> None:
     environ = with_headers((b"x-forwarded-proto", b"https"), (b"host", b"evil.example"))
     assert environ["SERVER_NAME"] == "127.0.0.1"
     assert environ["wsgi.url_scheme"] == "http"
+
+
+def test_SEC_11_huge_int_status_is_a_clear_error() -> None:
+    """SEC-11: an int too long to print is refused with a message, never a crash."""
+    with pytest.raises(WSGIProtocolError, match="CORE-STAT-01.*too large to show"):
+        parse_status_line(10**5000)
+    with pytest.raises(ASGIProtocolError, match="CORE-STAT-02.*too large to show"):
+        status_line(10**5000)
 
 
 def test_SEC_11_invalid_status_both_directions() -> None:

@@ -129,7 +129,10 @@ def _wsgi_pair(item: object) -> tuple[str, str]:
     if isinstance(item, (tuple, list)) and len(item) == 2:
         name, value = item
         if isinstance(value, int) and not isinstance(value, bool):
-            value = str(int(value))
+            try:
+                value = str(int(value))
+            except ValueError:  # more digits than str() converts: refused below
+                pass
         if isinstance(name, str) and isinstance(value, str):
             return name, value
     raise WSGIProtocolError(

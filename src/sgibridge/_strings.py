@@ -50,7 +50,10 @@ CTL_BUT_HTAB = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 
 def short(value: object) -> str:
     """``repr(value)``, cut to a length that is safe to log."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than repr() converts
+        return f"<a {type(value).__name__} too large to show>"
     return text if len(text) <= 100 else text[:97] + "..."
 
 
