@@ -599,6 +599,7 @@ def _unwrap(
     from ._asgi_to_wsgi import ASGIToWSGI
     from ._wsgi_to_asgi import WSGIToASGI
 
+    inner: Any
     if spec.serve_as == "wsgi" and isinstance(app, WSGIToASGI):
         inner, kind = app.app, "WSGI"
     elif spec.serve_as == "asgi" and isinstance(app, ASGIToWSGI):
