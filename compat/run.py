@@ -1,0 +1,355 @@
+"""Run the frameworks' own suites natively, through sgibridge and through
+a2wsgi, and report the table (``make compat``).
+
+Usage: ``python -m compat.run [--suite NAME ...] [--write-docs]``.
+
+Only tests that pass natively count. Tests that natively open a websocket
+or push a response cannot cross WSGI and are excluded for every adapter
+alike. Each test has a timeout and so does each run; a test that timed out,
+or was running when its run was stopped, counts as hung.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from compat import known
+from compat.suites import (
+    CACHE,
+    INJECT,
+    ROOT,
+    SUITES,
+    UNAVAILABLE,
+    Suite,
+    by_name,
+    fetch,
+)
+
+ADAPTERS = ("sgibridge", "a2wsgi")
+TEST_TIMEOUT = 30
+RUN_TIMEOUT = 1800
+# A run in which no test starts or ends for this long is stuck (a hang the
+# per-test timeout could not interrupt): it is stopped and resumed after the
+# hung test, at most ATTEMPTS times.
+STALL = TEST_TIMEOUT * 2 + 30
+ATTEMPTS = 20
+
+
+@dataclass
+class Run:
+    """One suite under one mode: each test's last record."""
+
+    records: dict[str, dict[str, object]]
+    seconds: float
+    stopped: bool
+    log: Path
+
+    def outcome(self, test: str) -> str:
+        record = self.records.get(test)
+        return "not run" if record is None else str(record["outcome"])
+
+
+@dataclass
+class Row:
+    """A suite's line in the table."""
+
+    suite: Suite
+    native: Run
+    counted: list[str]
+    excluded: dict[str, str]
+    through: int
+    adapters: dict[str, Run] = field(default_factory=dict)
+
+
+def command(
+    suite: Suite,
+    python: str,
+    extra: Sequence[str] = (),
+    select: Sequence[str] | None = None,
+) -> list[str]:
+    """The command line that runs ``suite`` (or only ``select``, pytest
+    paths or Django labels, instead of its own) with the compat plugin."""
+    args = suite.args if select is None else tuple(select)
+    if suite.runner == "django":
+        return [python, str(INJECT / "sgibridge_compat_django.py"), *args, *extra]
+    return [
+        python, "-m", "pytest", "-p", "sgibridge_compat_plugin", "-p", "no:cacheprovider",
+        "-q", "-p", "no:randomly", f"--timeout={TEST_TIMEOUT}", "--timeout-method=signal",
+        "--continue-on-collection-errors", *args, *extra,
+    ]  # fmt: skip
+
+
+def run(
+    suite: Suite,
+    mode: str,
+    python: str = sys.executable,
+    extra: Sequence[str] = (),
+    timeout: float = RUN_TIMEOUT,
+    select: Sequence[str] | None = None,
+    tag: str = "",
+) -> Run:
+    """Run ``suite`` once in ``mode`` (``native``, ``sgibridge``, ``a2wsgi``);
+    ``select`` runs only those tests, ``tag`` names the result files apart."""
+    fetch(suite, python)
+    out = CACHE / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / f"{tag}{suite.dist}-{mode}.jsonl"
+    log = out / f"{tag}{suite.dist}-{mode}.log"
+    results.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(INJECT),
+        SGIBRIDGE_COMPAT_ADAPTER=mode,
+        SGIBRIDGE_COMPAT_RESULTS=str(results),
+        SGIBRIDGE_COMPAT_TEST_TIMEOUT=str(TEST_TIMEOUT),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    done_file = out / f"{tag}{suite.dist}-{mode}.done"
+    done_file.unlink(missing_ok=True)
+    env["SGIBRIDGE_COMPAT_DONE"] = str(done_file)
+    started = time.monotonic()
+    stopped = False
+    with open(log, "wb") as sink:
+        for _attempt in range(ATTEMPTS):
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                stopped = True
+                break
+            cmd = command(suite, python, extra, select)
+            if not _attempt_once(cmd, suite.workdir, env, sink, results, left):
+                break
+            # Stuck: the hung test was recorded as started; the next attempt
+            # leaves out every test already started and goes on.
+            records = _read(results)
+            done_file.write_text("".join(f"{t}\n" for t in records), encoding="utf-8")
+        else:
+            stopped = True
+    records = _read(results)
+    return Run(records, time.monotonic() - started, stopped, log)
+
+
+def _attempt_once(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    sink: IO[bytes],
+    results: Path,
+    timeout: float,
+) -> bool:
+    """Run the suite until it ends (False) or is stuck (True): no test has
+    started or ended for STALL seconds, or ``timeout`` ran out."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    last = (time.monotonic(), -1)
+    while True:
+        try:
+            proc.wait(timeout=2)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        size = results.stat().st_size if results.exists() else 0
+        now = time.monotonic()
+        if size != last[1]:
+            last = (now, size)
+        if now - last[0] > STALL or now > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            # A run that ended its last test and then stuck on the way out
+            # has nothing left to run.
+            return _unfinished(results)
+
+
+def _unfinished(results: Path) -> bool:
+    ends: set[str] = set()
+    starts: set[str] = set()
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            (starts if record["event"] == "start" else ends).add(record["id"])
+    return bool(starts - ends)
+
+
+def _read(results: Path) -> dict[str, dict[str, object]]:
+    """Each test's last record; a test that started and never ended is hung."""
+    records: dict[str, dict[str, object]] = {}
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["event"] == "start":
+                records[record["id"]] = {
+                    "outcome": "hung",
+                    "detail": "still running when the run was stopped",
+                }
+            else:
+                records[record["id"]] = record
+    return records
+
+
+def tally(run_: Run, tests: Sequence[str]) -> dict[str, int]:
+    """Passed, failed and hung among ``tests`` (a test not run is failed)."""
+    counts = {"passed": 0, "failed": 0, "hung": 0}
+    for test in tests:
+        outcome = run_.outcome(test)
+        key = outcome if outcome in counts else "failed"
+        counts[key] += 1
+    return counts
+
+
+def row(
+    suite: Suite,
+    python: str,
+    adapters: Sequence[str],
+    select: Sequence[str] | None = None,
+    tag: str = "",
+) -> Row:
+    """Run ``suite`` natively, then through each adapter, one at a time."""
+    native = run(suite, "native", python, select=select, tag=tag)
+    counted, excluded, through = [], {}, 0
+    for test, record in native.records.items():
+        if record["outcome"] != "passed":
+            continue
+        if record.get("websocket") or record.get("push"):
+            excluded[test] = "websocket" if record.get("websocket") else "server push"
+            continue
+        counted.append(test)
+        through += bool(record.get("requests"))
+    result = Row(suite, native, counted, excluded, through)
+    for adapter in adapters:
+        result.adapters[adapter] = run(suite, adapter, python, select=select, tag=tag)
+    return result
+
+
+def table(rows: Sequence[Row], adapters: Sequence[str]) -> str:
+    """The Markdown table of ``rows``."""
+
+    def cell(counts: dict[str, int]) -> str:
+        return f"{counts['passed']} / {counts['failed']} / {counts['hung']}"
+
+    head = [
+        "suite",
+        "apps",
+        "native (passed / failed / hung)",
+        "counted",
+        "sent a request",
+    ]
+    head += [f"{a} (passed / failed / hung)" for a in adapters]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        every = list(r.native.records)
+        cells = [
+            f"{r.suite.name} {r.suite.version}",
+            r.suite.sides,
+            cell(tally(r.native, every)),
+            str(len(r.counted)),
+            str(r.through),
+        ]
+        cells += [cell(tally(r.adapters[a], r.counted)) for a in adapters]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def failures(r: Row, adapter: str) -> list[tuple[str, str, str]]:
+    """Each counted test that did not pass through ``adapter``: id, outcome, detail."""
+    found = []
+    for test in r.counted:
+        outcome = r.adapters[adapter].outcome(test)
+        if outcome != "passed":
+            detail = str(r.adapters[adapter].records.get(test, {}).get("detail", ""))
+            found.append((test, outcome, detail))
+    return found
+
+
+def report(rows: Sequence[Row], adapters: Sequence[str]) -> str:
+    """docs/compat.md: the table, the exclusions and every sgibridge failure."""
+    parts = [known.INTRO.strip(), "", "## Results", "", table(rows, adapters), ""]
+    parts += [known.COLUMNS.strip(), ""]
+    if UNAVAILABLE:
+        parts += ["Not run, for want of a suite on the package index:", ""]
+        parts += [f"- **{name}**: {why}." for name, why in UNAVAILABLE.items()]
+        parts.append("")
+    parts += ["## Excluded for every adapter", ""]
+    excluded = [(r.suite.name, t, why) for r in rows for t, why in r.excluded.items()]
+    if excluded:
+        parts += [f"- {name}: `{t}` ({why})" for name, t, why in sorted(excluded)]
+    else:
+        parts.append("None.")
+    parts += ["", "## Every sgibridge failure, with its cause", ""]
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        for test, outcome, detail in (
+            failures(r, "sgibridge") if "sgibridge" in r.adapters else []
+        ):
+            entry = known.explain(r.suite.name, test)
+            key = entry.key if entry else "unexplained"
+            line = f"`{test}` ({outcome})" + (
+                f": {detail}" if detail and not entry else ""
+            )
+            groups.setdefault(key, []).append(f"- {r.suite.name}: {line}")
+    if not groups:
+        parts.append("None.")
+    for key, lines in sorted(groups.items(), key=lambda kv: known.order(kv[0])):
+        parts += [known.heading(key), "", *lines, ""]
+    parts += [known.REPRODUCE.strip(), ""]
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m compat.run", description=__doc__)
+    parser.add_argument(
+        "--suite", action="append", help="run only this suite (repeatable)"
+    )
+    parser.add_argument(
+        "--adapter", action="append", choices=ADAPTERS, help="only this adapter"
+    )
+    parser.add_argument(
+        "--write-docs", action="store_true", help="write docs/compat.md"
+    )
+    args = parser.parse_args(argv)
+    suites = [by_name(n) for n in args.suite] if args.suite else list(SUITES)
+    adapters = args.adapter or list(ADAPTERS)
+    rows = []
+    for suite in suites:
+        print(f"== {suite.name} {suite.version}", flush=True)
+        rows.append(row(suite, sys.executable, adapters))
+        r = rows[-1]
+        for mode, run_ in [("native", r.native), *r.adapters.items()]:
+            stop = " (stopped at the run timeout)" if run_.stopped else ""
+            print(
+                f"   {mode}: {len(run_.records)} tests in {run_.seconds:.0f} s{stop}",
+                flush=True,
+            )
+    print(table(rows, adapters))
+    unexplained = [
+        (r.suite.name, t) for r in rows if "sgibridge" in r.adapters
+        for t, *_ in failures(r, "sgibridge") if known.explain(r.suite.name, t) is None
+    ]  # fmt: skip
+    for name, test in unexplained:
+        print(f"unexplained sgibridge failure: {name}: {test}")
+    if args.write_docs:
+        (ROOT / "docs" / "compat.md").write_text(
+            report(rows, adapters), encoding="utf-8"
+        )
+        print("wrote docs/compat.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
