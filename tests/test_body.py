@@ -7,6 +7,7 @@ other from the event loop, on asyncio and trio.
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -426,3 +427,132 @@ def test_high_water_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="got 0"):
         anyio.run(make)
+
+
+async def _eventually(check: Callable[[], object]) -> None:
+    """Return once ``check()`` is true (another thread makes it so)."""
+    with anyio.fail_after(10):
+        for _ in itertools.count():
+            if check():
+                return
+            await anyio.sleep(0.001)
+
+
+def _count_wakes(pipe: LoopToThread) -> list[int]:
+    """Record every notify() the pipe issues to its consuming thread."""
+    wakes: list[int] = []
+    cond = pipe._cond
+    notify = cond.notify
+
+    def counted(n: int = 1) -> None:
+        wakes.append(n)
+        notify(n)
+
+    cond.notify = counted  # type: ignore[method-assign]
+    return wakes
+
+
+async def test_take_wakes_the_thread_once_it_has_what_it_waits_for() -> None:
+    """DESIGN §4 (wake only a waiter, not per chunk): a thread in read(n)
+    sleeps until n bytes are buffered, then gets them all without waiting."""
+    pipe = LoopToThread(LoopBridge(), 1000)
+    stream = InputStream(b"", pipe)
+
+    async with anyio.create_task_group() as tg:
+        got: list[bytes] = []
+
+        async def read() -> None:
+            got.append(await anyio.to_thread.run_sync(stream.read, 100))
+
+        tg.start_soon(read)
+        try:
+            await _eventually(lambda: pipe._thread_waiting)
+            wakes = _count_wakes(pipe)
+            for piece in (b"a" * 40, b"b" * 40):
+                pipe.put(piece)
+            assert wakes == []  # 40 and 80 bytes: the thread sleeps on
+            pipe.put(b"c" * 40)
+            await _eventually(lambda: got)
+            assert len(wakes) == 1
+        finally:
+            pipe.close()  # never leave the thread waiting
+    assert got == [b"a" * 40 + b"b" * 40 + b"c" * 20]
+    assert pipe.buffered == 0
+    assert stream.read(20) == b"c" * 20
+
+
+async def test_take_waits_for_no_more_than_the_low_watermark() -> None:
+    """SEC-10: a read larger than the buffer wakes at the low watermark, so a
+    producer held at the high one is never deadlocked, and memory stays
+    bounded by the watermark plus one chunk."""
+    high, chunk, count = 64, 16, 100
+    pipe = LoopToThread(LoopBridge(), high)
+    stream = InputStream(b"", pipe)
+    peak = 0
+
+    async def feed() -> None:
+        nonlocal peak
+        for i in range(count):
+            await pipe.drain()
+            pipe.put(bytes([i]) * chunk)
+            peak = max(peak, pipe.buffered)
+        pipe.close()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(feed)
+        with anyio.fail_after(10):
+            got = await anyio.to_thread.run_sync(stream.read, chunk * count)
+    assert got == b"".join(bytes([i]) * chunk for i in range(count))
+    assert peak <= high + chunk
+
+
+@pytest.mark.parametrize("end", ["close", "fail"])
+async def test_take_wakes_for_a_short_tail_at_the_end_or_an_error(end: str) -> None:
+    """W2A-IN-08: a reader waiting for more bytes than will come wakes at the
+    end (and gets the short tail) or at a failure (and raises it), as when it
+    was woken for every chunk."""
+    pipe = LoopToThread(LoopBridge(), 1000)
+    stream = InputStream(b"", pipe)
+
+    def read() -> bytes | BaseException:
+        try:
+            return stream.read(100)
+        except ClientDisconnected as exc:
+            return exc
+
+    async with anyio.create_task_group() as tg:
+        got: list[bytes | BaseException] = []
+
+        async def reader() -> None:
+            got.append(await anyio.to_thread.run_sync(read))
+
+        tg.start_soon(reader)
+        try:
+            await _eventually(lambda: pipe._thread_waiting)
+            wakes = _count_wakes(pipe)
+            pipe.put(b"short")
+            assert wakes == []
+        finally:
+            if end == "close":
+                pipe.close()
+            else:
+                pipe.fail(ClientDisconnected("gone"))
+    if end == "close":
+        assert got == [b"short"]
+    else:
+        assert isinstance(got[0], ClientDisconnected)
+
+
+async def test_read_across_chunks_joins_pieces_of_each() -> None:
+    """W2A-IN-03/10: a read that spans chunks returns exactly the bytes asked
+    for, as bytes, and the rest of the last chunk serves the next read."""
+    chunks = [b"0123456789", b"abcdefghij", b"ABCDEFGHIJ"]
+
+    def read(stream: InputStream) -> object:
+        first = stream.read(3)
+        across = stream.read(15)
+        rest = stream.read()
+        return [first, across, rest, type(across), type(rest)]
+
+    got = await feed_and_read(chunks, read, high_water=1000)
+    assert got == [b"012", b"3456789abcdefgh", b"ijABCDEFGHIJ", bytes, bytes]

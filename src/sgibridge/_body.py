@@ -32,7 +32,12 @@ The contract, which the tests in ``tests/test_body.py`` hold:
 2. **Wake only a waiter.** Each side records whether it is waiting: the loop
    side as a :class:`Waiter`, the thread side as a flag under the lock. A
    producer that runs ahead of a consumer that is not waiting makes no system
-   call at all; at most one wake-up is issued per wait.
+   call at all; at most one wake-up is issued per wait. A thread that waits in
+   ``wsgi.input.read(n)`` is woken once ``n`` bytes (at most the low
+   watermark) are buffered, or at the end, not for every chunk that arrives:
+   ``read(n)`` would only go back to sleep. Wake-ups cost far more than bytes
+   (each one is a futex and a GIL hand-off between two threads), so this is
+   what a streamed upload pays per MiB beyond the copies.
 3. **End, error and abort travel with the bytes.** ``close()`` is EOF,
    ``fail(exc)`` makes the consumer raise ``exc`` itself, with the producer's
    traceback, after the bytes before it; and ``abort(exc)`` (from the
@@ -42,7 +47,8 @@ The contract, which the tests in ``tests/test_body.py`` hold:
 4. **Reads of any shape are O(bytes).** :class:`InputStream` keeps one current
    chunk and an offset; ``read(n)``, ``readline()`` and iteration slice from
    it and never rescan or re-join what they already returned
-   (CONFORMANCE W2A-IN-10).
+   (CONFORMANCE W2A-IN-10). A read that spans chunks copies each byte once:
+   the pieces are memoryviews, joined into the one ``bytes`` it returns.
 
 The loop side is backend-neutral: :class:`LoopBridge` is captured on the
 running loop and uses ``call_soon_threadsafe`` on asyncio or the trio token's
@@ -243,10 +249,8 @@ def _fresh(exc: BaseException) -> BaseException:
         return exc
 
 
-def _take(chunks: deque[bytes]) -> bytes:
-    first = chunks.popleft()
-    if len(first) >= PASS_THROUGH or not chunks:
-        return first
+def _coalesce(first: bytes, chunks: deque[bytes]) -> bytes:
+    """Join ``first`` and the small chunks after it, up to COALESCE_LIMIT."""
     parts = [first]
     total = len(first)
     while chunks and total + len(chunks[0]) <= COALESCE_LIMIT:
@@ -308,6 +312,8 @@ class _Pipe:
 
     def _wake_thread(self) -> None:
         if self._thread_waiting:
+            # Once per wait: the flag is set again only if the thread waits again.
+            self._thread_waiting = False
             self._cond.notify()
 
     def _wait_thread(self) -> None:
@@ -346,8 +352,9 @@ class ThreadToLoop(_Pipe):
                 raise _fresh(self._aborted)
             self._chunks.append(data)
             self._size += len(data)
-            waiter = self._wake_loop()
+            waiter = self._loop_waiter
             if waiter is not None:
+                self._loop_waiter = None
                 waiter.set_threadsafe(None)
             if self._size > self._high:
                 while self._size > self._low and self._aborted is None:
@@ -391,12 +398,15 @@ class ThreadToLoop(_Pipe):
 
         :raises BaseException: the exception given to :meth:`fail`.
         """
+        chunks = self._chunks
         while True:
             with self._lock:
-                if self._chunks:
-                    data = _take(self._chunks)
-                    self._size -= len(data)
-                    if self._size <= self._low:
+                if chunks:
+                    data = chunks.popleft()
+                    if len(data) < PASS_THROUGH and chunks:
+                        data = _coalesce(data, chunks)
+                    size = self._size = self._size - len(data)
+                    if self._thread_waiting and size <= self._low:
                         self._wake_thread()
                     return data
                 if self._closed:
@@ -423,7 +433,7 @@ class LoopToThread(_Pipe):
     :meth:`take` and :meth:`abort`.
     """
 
-    __slots__ = ("_demanded", "_jobs")
+    __slots__ = ("_demanded", "_jobs", "_want")
 
     def __init__(
         self, bridge: LoopBridge, high_water: int = DEFAULT_HIGH_WATER
@@ -431,6 +441,8 @@ class LoopToThread(_Pipe):
         super().__init__(bridge, high_water)
         self._jobs: deque[Callable[[], object]] = deque()
         self._demanded = False
+        # What the waiting thread needs before a put() wakes it (see take()).
+        self._want = 1
 
     @property
     def aborted(self) -> BaseException | None:
@@ -453,8 +465,9 @@ class LoopToThread(_Pipe):
                 raise _fresh(self._aborted)
             if data:
                 self._chunks.append(data)
-                self._size += len(data)
-                self._wake_thread()
+                size = self._size = self._size + len(data)
+                if self._thread_waiting and size >= self._want:
+                    self._wake_thread()
 
     def call(self, job: Callable[[], object]) -> None:
         """Run ``job`` on the consuming thread, in order with the bytes.
@@ -516,14 +529,22 @@ class LoopToThread(_Pipe):
             self._failed = exc
             self._wake_thread()
 
-    def take(self) -> bytes:
+    def take(self, want: int = 1) -> bytes:
         """Take the next bytes (as :meth:`ThreadToLoop.read` does), running
-        posted jobs while waiting for some;
-        ``b""`` at the end.
+        posted jobs while waiting for some; ``b""`` at the end.
+
+        ``want`` is how many bytes the caller needs before it can return
+        (``wsgi.input.read(n)`` blocks until ``n`` bytes or EOF anyway): a
+        waiting thread is woken once that many are buffered, capped at the low
+        watermark so that a producer held at the high one always wakes it, or
+        at the end, an error or a job; not for every chunk that arrives. What
+        it returns is still one chunk (or small ones joined), possibly shorter
+        than ``want``; the next call takes the rest without waiting.
 
         :raises BaseException: the exception given to :meth:`fail`, or the one
             given to :meth:`abort` if this side already gave up.
         """
+        want = max(1, min(want, self._low))
         lock = self._lock
         lock.acquire()
         try:
@@ -539,10 +560,15 @@ class LoopToThread(_Pipe):
                     finally:
                         lock.acquire()
                     continue
-                if self._chunks:
-                    data = _take(self._chunks)
-                    self._size -= len(data)
-                    if self._size <= self._low:
+                chunks = self._chunks
+                if chunks and (
+                    self._size >= want or self._closed or self._aborted is not None
+                ):
+                    data = chunks.popleft()
+                    if len(data) < PASS_THROUGH and chunks:
+                        data = _coalesce(data, chunks)
+                    size = self._size = self._size - len(data)
+                    if self._loop_waiter is not None and size <= self._low:
                         self._notify_loop()
                     return data
                 if self._aborted is not None:
@@ -551,7 +577,11 @@ class LoopToThread(_Pipe):
                     if self._failed is not None:
                         raise self._failed
                     return b""
-                self._wait_thread()
+                self._want = want
+                try:
+                    self._wait_thread()
+                finally:
+                    self._want = 1
         finally:
             lock.release()
 
@@ -573,6 +603,18 @@ class LoopToThread(_Pipe):
 # --------------------------------------------------------------------------
 # wsgi.input
 # --------------------------------------------------------------------------
+
+
+#: What ``read()`` to EOF waits for per wake-up: as much as the pipe holds
+#: (take() caps it at the low watermark).
+_READ_ALL = 1 << 62
+
+
+def _joined(parts: list[bytes | memoryview]) -> bytes:
+    if len(parts) == 1:
+        part = parts[0]
+        return part if type(part) is bytes else bytes(part)
+    return b"".join(parts)
 
 
 class InputStream:
@@ -639,14 +681,20 @@ class InputStream:
         self._buf = chunk
         self._pos = 0
 
-    def _fill(self) -> bool:
-        """Load the next chunk once the current one is used up; False at EOF."""
+    def _fill(self, need: int = 1) -> bool:
+        """Load the next chunk once the current one is used up; False at EOF.
+
+        ``need`` is how many bytes the caller will wait for anyway: the pipe
+        wakes this thread once that many arrived, not for every chunk."""
         if self._error is not None:
             raise _fresh(self._error)
+        remaining = self._remaining
+        if remaining is not None and need > remaining:
+            need = remaining
         while not self._eof:
             assert self._source is not None
             try:
-                chunk = self._source.take()
+                chunk = self._source.take(need)
             except BaseException as exc:
                 self._error = exc
                 raise
@@ -663,33 +711,37 @@ class InputStream:
     def read(self, size: int | None = -1) -> bytes:
         """Read ``size`` bytes, or to EOF when ``size`` is ``None`` or
         negative (CONFORMANCE W2A-IN-03)."""
+        # Pieces of chunks are memoryviews, so that a read spanning chunks
+        # copies each byte once, in the join, and never slices first.
+        parts: list[bytes | memoryview]
         if size is None or size < 0:
-            parts = [self._buf[self._pos :]] if self._pos < len(self._buf) else []
+            buf, pos = self._buf, self._pos
+            parts = [memoryview(buf)[pos:] if pos else buf] if pos < len(buf) else []
             self._buf, self._pos = b"", 0
-            while self._fill():
+            while self._fill(_READ_ALL):
                 parts.append(self._buf)
                 self._buf = b""
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+            return _joined(parts)
         if size == 0:
             return b""
-        pos = self._pos
-        avail = len(self._buf) - pos
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
         if avail >= size:  # the common case: served from the current chunk
             self._pos = pos + size
-            return self._buf[pos : pos + size]
-        parts = [self._buf[pos:]] if avail else []
+            return buf[pos : pos + size]
+        parts = [memoryview(buf)[pos:] if pos else buf] if avail else []
         need = size - avail
         self._buf, self._pos = b"", 0
-        while need and self._fill():
+        while need and self._fill(need):
             buf = self._buf
             if len(buf) > need:
-                parts.append(buf[:need])
+                parts.append(memoryview(buf)[:need])
                 self._pos = need
                 break
             parts.append(buf)
             need -= len(buf)
             self._buf = b""
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return _joined(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
         """Read one line, including its ``b"\\n"``, at most ``size`` bytes when
