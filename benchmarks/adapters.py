@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,7 +88,11 @@ def _version(dist: str) -> str:
 
 
 def _w2a_sgibridge() -> ASGIApp:
-    return cast(ASGIApp, importlib.import_module("sgibridge").WSGIToASGI(wsgi_app))
+    # benchmarks/upload.py compares watermarks (the request body's read-ahead) this way.
+    size = os.environ.get("SGIBRIDGE_BENCH_BUFFER_SIZE")
+    options = {"buffer_size": int(size)} if size else {}
+    module = importlib.import_module("sgibridge")
+    return cast(ASGIApp, module.WSGIToASGI(wsgi_app, **options))
 
 
 def _w2a_a2wsgi() -> ASGIApp:
