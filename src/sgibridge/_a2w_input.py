@@ -30,7 +30,8 @@ from ._exceptions import ClientDisconnected
 from ._rules import see
 
 if TYPE_CHECKING:
-    from ._a2w_request import Request
+    from ._a2w_request import Exchange
+    from ._a2w_response import Response
 
 __all__ = ("RequestBody",)
 
@@ -61,25 +62,25 @@ class RequestBody:
 
     # -- loop side -------------------------------------------------------
 
-    async def receive(self, request: Request) -> Message:
-        """ASGI ``receive`` for ``request`` (A2W-RECV-03..08)."""
-        if request.disconnected:
+    async def receive(self, exchange: Exchange, response: Response) -> Message:
+        """ASGI ``receive`` (A2W-RECV-03..08)."""
+        if exchange.disconnected:
             return {"type": "http.disconnect"}
         message = self.pending
         if message is not None:
             self.pending = None
-        elif not self.complete and not request.response.ended:
+        elif not self.complete and not response.ended:
             try:
-                message = await request.on_thread(self.read, _DISCONNECT)
+                message = await exchange.on_thread(self.read, _DISCONNECT)
             except ClientDisconnected:
                 message = {"type": "http.disconnect"}
         else:
             # A2W-RECV-07: the body is complete; wait for the end of the response.
-            await request.wait_ended()
+            await exchange.wait_ended(response.ended)
             return {"type": "http.disconnect"}
         assert message is not None
         if message["type"] == "http.disconnect":
-            request.disconnected = True
+            exchange.disconnected = True
             return {"type": "http.disconnect"}
         if not message["more_body"]:
             self.complete = True

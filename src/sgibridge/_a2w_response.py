@@ -37,8 +37,8 @@ from ._rules import see
 from ._translate import asgi_response_headers, canned_wsgi, status_line
 
 if TYPE_CHECKING:
-    from ._a2w_request import Request
-    from ._types import StartResponse
+    from ._a2w_request import Exchange
+    from ._types import Environ, StartResponse
 
 __all__ = ("IncompleteResponse", "RequestTimedOut", "Response", "exc_info_of")
 
@@ -86,14 +86,15 @@ class Response:
         "closed_early",
         "dropped",
         "ended",
+        "environ",
         "eof",
+        "exchange",
         "head",
         "headers",
         "keep_body",
         "limit",
         "out",
         "path",
-        "request",
         "sent",
         "start_error",
         "start_response",
@@ -104,14 +105,16 @@ class Response:
 
     def __init__(
         self,
-        request: Request,
+        exchange: Exchange,
+        environ: Environ,
         start_response: StartResponse,
         head: bool,
         chunk_size: int,
         dropped: set[str],
     ) -> None:
-        self.request = request
-        self.out = request.out
+        self.exchange = exchange
+        self.out = exchange.out
+        self.environ = environ
         self.start_response = start_response
         self.head = head
         self.chunk_size = chunk_size
@@ -155,7 +158,7 @@ class Response:
             if not self.started:
                 raise _first_not_start(kind)
             return
-        if self.request.disconnected:
+        if self.exchange.disconnected:
             if self.start_error is not None:
                 raise self.start_error  # A2W-ERR-05
             raise ClientDisconnected(
@@ -281,7 +284,7 @@ class Response:
             )
 
     async def _early_hint(self, message: Message) -> None:
-        hints = self.request.environ.get("wsgi.early_hints")
+        hints = self.environ.get("wsgi.early_hints")
         if not callable(hints):
             # A2W-EXT-02: not advertised, so there is nowhere to send it. Hints
             # are advice: dropping them changes nothing the client relies on.
@@ -296,7 +299,7 @@ class Response:
                 f"({see('A2W-EXT-02')})"
             )
         headers = [("Link", link.decode("latin-1")) for link in links]
-        error = await self.request.on_thread(
+        error = await self.exchange.on_thread(
             partial(_call_hints, hints, headers),
             ClientDisconnected(
                 f"A2W-ERR-06: the WSGI server closed the response ({see('A2W-ERR-06')})"
@@ -317,7 +320,7 @@ class Response:
             )
         else:
             self.out.close()
-        self.request.wake_ended()
+        self.exchange.wake_ended()
 
     # -- thread side: the WSGI result ------------------------------------
 
@@ -361,7 +364,7 @@ class Response:
         status = 500
         if isinstance(exc, RequestTimedOut):
             status = 504  # logged where the timeout fired
-        elif isinstance(exc, ClientDisconnected) and self.request.disconnected:
+        elif isinstance(exc, ClientDisconnected) and self.exchange.disconnected:
             logger.info("the ASGI app stopped after the client disconnected: %r", exc)
         elif isinstance(exc, IncompleteResponse):
             logger.error("%s", exc)
@@ -381,7 +384,7 @@ class Response:
                 f"({see('A2W-ERR-01')})"
             )
         )
-        self.request.runner.call_soon(self.request.closed_on_loop)
+        self.exchange.runner.call_soon(self.exchange.closed_on_loop)
         line, headers, body = canned_wsgi(status)
         self.start_response(line, headers, exc_info_of(exc))
         return Body([body], self)
@@ -397,7 +400,7 @@ class Response:
             file.close()
             return self.fail(error)
         limit = self.limit
-        wrapper = self.request.environ.get("wsgi.file_wrapper")
+        wrapper = self.environ.get("wsgi.file_wrapper")
         if wrapper is not None:
             try:
                 size: int | None = os.fstat(file.fileno()).st_size
@@ -420,8 +423,8 @@ class Response:
                     f"({see('A2W-ERR-06')})"
                 )
             )
-            self.request.runner.call_soon(self.request.closed_on_loop)
-        self.request.end()
+            self.exchange.runner.call_soon(self.exchange.closed_on_loop)
+        self.exchange.end()
 
 
 def exc_info_of(
