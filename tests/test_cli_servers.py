@@ -285,3 +285,28 @@ def test_options_after_double_dash_reach_uvicorn_and_waitress() -> None:
         server.client() as http,
     ):
         assert http.get("/").headers["server"] == "passed"
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "waitress"])
+def test_forwarded_allow_ips_reaches_every_server_that_has_it(server: str) -> None:
+    """Trusted, the proxy's X-Forwarded-Proto sets the scheme; from an address that is not
+    listed (every server trusts 127.0.0.1 by default or not at all) it does not."""
+    pytest.importorskip(server)
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    seen = {}
+    for allowed in ("127.0.0.1", "10.9.9.9"):
+        with (
+            cli_serve(
+                "apps.cli_targets:whoami",
+                "--server",
+                server,
+                "--forwarded-allow-ips",
+                allowed,
+            ) as running,
+            running.client() as http,
+        ):
+            seen[allowed] = http.get("/", headers=forwarded).text.split()
+    assert seen["127.0.0.1"][1] == "https"
+    assert seen["10.9.9.9"] == ["127.0.0.1", "http"]
+    if server != "gunicorn":  # gunicorn takes only the scheme from a proxy
+        assert seen["127.0.0.1"][0] == "203.0.113.9"

@@ -16,6 +16,7 @@ __all__ = (
     "create_app",
     "not_an_app",
     "three_arguments",
+    "whoami",
     "wsgi_app",
 )
 
@@ -64,6 +65,15 @@ class ASGI2App:
             await send({"type": "lifespan.shutdown.complete"})
             return
         await _answer(send, f"asgi2 {os.getpid()} {self.scope.get('root_path', '')}")
+
+
+def whoami(
+    environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    """``REMOTE_ADDR wsgi.url_scheme``: what a trusted proxy's headers changed."""
+    body = f"{environ['REMOTE_ADDR']} {environ['wsgi.url_scheme']}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
 
 
 def create_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
