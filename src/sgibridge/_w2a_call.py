@@ -11,24 +11,33 @@ cancellation) goes through :meth:`Call.disconnect`, which aborts both pipes so
 that the thread's next read or write raises
 :class:`~sgibridge.ClientDisconnected`; the thread then runs ``close()`` and
 the loop waits for it before returning (W2A-ERR-05/06/07). No thread
-outlives its call.
+outlives its call, except one that ``request_timeout`` gave up on
+(W2A-TIME-03): that call is answered 504 (or aborted, once its response
+started), the thread's stack is logged once, and the pool counts the thread
+as lost until its job returns.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ._exceptions import ClientDisconnected
+from ._w2a_limits import Limits, Registry, timed_send
 from ._w2a_request import RequestPump, watch
 from ._w2a_response import (
     Complete,
     Response,
     StreamAborted,
     Streaming,
+    canned,
     chain,
     close_result,
 )
@@ -36,6 +45,7 @@ from ._w2a_response import (
 if TYPE_CHECKING:
     from ._body import LoopBridge
     from ._types import Environ, WSGIApp
+    from ._workers import WorkerPool
 
 __all__ = ("Call", "send_complete")
 
@@ -92,6 +102,9 @@ class Call:
     :param response: the response side, which the app's ``start_response``
         belongs to.
     :param bridge: the running loop.
+    :param pool: the worker pool to run on.
+    :param limits: the adapter's timeouts and queue bound.
+    :param registry: where the call is listed while in flight.
     :param early_hints: the server offers ``http.response.early_hint``.
     """
 
@@ -101,6 +114,9 @@ class Call:
         environ: Environ,
         response: Response,
         bridge: LoopBridge,
+        pool: WorkerPool,
+        limits: Limits,
+        registry: Registry,
         *,
         early_hints: bool = False,
     ) -> None:
@@ -108,10 +124,48 @@ class Call:
         self.environ = environ
         self.response = response
         self.bridge = bridge
+        self.pool = pool
+        self.limits = limits
+        self.registry = registry
         self.pump: RequestPump | None = None
         self._send: Send | None = None
+        self.method: str = environ["REQUEST_METHOD"]
+        self.path: str = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        self.started_at = time.monotonic()
+        #: When the worker thread started the WSGI call, and its ident.
+        self.thread_started_at: float | None = None
+        self.thread: int | None = None
+        #: http.response.start went (or is going) out.
+        self.sending = False
+        self._finished = False
+        self._lost = False
+        self._lock = threading.Lock()
+        self._deadline: anyio.CancelScope | None = None
         if early_hints:
             environ["wsgi.early_hints"] = self._early_hints
+
+    def describe(self, now: float) -> dict[str, Any]:
+        """What this call is doing, for ``WSGIToASGI.stats()`` (W2A-STAT-01)."""
+        response = self.response
+        if self.thread_started_at is None:
+            phase = "queued"
+        elif self._finished:
+            phase = "sending"
+        elif not response.headers_sent:
+            phase = "app"
+        else:
+            phase = "streaming"
+        out = response.out
+        pump = self.pump
+        return {
+            "method": self.method,
+            "path": self.path,
+            "age": round(now - self.started_at, 3),
+            "phase": phase,
+            "lost": self._lost,
+            "buffered": (out.buffered if out is not None else 0)
+            + (pump.pipe.buffered if pump is not None else 0),
+        }
 
     # -- loop side -------------------------------------------------------
 
@@ -119,15 +173,33 @@ class Call:
         self,
         receive: Receive,
         send: Send,
-        submit: Callable[[Callable[[], None]], object],
         pump: RequestPump | None = None,
         *,
         expect: bool = False,
     ) -> None:
         """Run the call to its end; raise what the app raised (W2A-ERR-01/03)."""
+        limits = self.limits
         self.pump = pump
         self._send = send
-        submit(self.work)
+        if limits.send_timeout is not None:
+            send = timed_send(send, limits.send_timeout, self._send_timed_out)
+        if not self.pool.submit(self.work, limits.max_queue):
+            await self._refuse(send)
+            return
+        if limits.saturation_warning is not None:
+            self._warn_saturation(limits.saturation_warning)
+        if limits.request_timeout is None:
+            await self._run(receive, send, pump, expect)
+            return
+        with anyio.move_on_after(limits.request_timeout) as deadline:
+            self._deadline = deadline
+            await self._run(receive, send, pump, expect)
+        if deadline.cancelled_caught:
+            await self._timed_out(send)
+
+    async def _run(
+        self, receive: Receive, send: Send, pump: RequestPump | None, expect: bool
+    ) -> None:
         error: Exception | None = None
         try:
             # Errors stay out of the task group, so that the server sees the
@@ -164,8 +236,11 @@ class Call:
             raise error
 
     async def _abandon(self) -> None:
-        """The loop side failed or was cancelled: stop the thread, wait for it."""
+        """The loop side failed or was cancelled: stop the thread, wait for it
+        (not for one that request_timeout gave up on)."""
         self.disconnect()
+        if self._deadline is not None and self._deadline.cancel_called:
+            return
         with anyio.CancelScope(shield=True):
             answer = await self.response.start.wait()
             if isinstance(answer, Streaming):
@@ -187,6 +262,7 @@ class Call:
             )
 
     async def _send_complete(self, send: Send, answer: Complete) -> None:
+        self.sending = True
         try:
             await send_complete(send, answer)
         except OSError as exc:
@@ -197,6 +273,7 @@ class Call:
 
     async def _stream(self, send: Send, answer: Streaming) -> None:
         done = self.response.done
+        self.sending = True
         try:
             await send(
                 {
@@ -232,11 +309,104 @@ class Call:
         ):
             raise error
 
+    # -- limits ----------------------------------------------------------
+
+    async def _refuse(self, send: Send) -> None:
+        """``max_queue`` is full: 503 with Retry-After (W2A-TIME-05)."""
+        self.registry.rejected += 1
+        logger.warning(
+            "%s %s answered 503: %d requests already wait for a worker (max_queue)",
+            self.method,
+            self.path,
+            self.limits.max_queue,
+        )
+        answer = canned(503)
+        retry = str(self.limits.retry_after).encode("ascii")
+        answer.headers.append((b"retry-after", retry))
+        await self._send_complete(send, answer)
+
+    def _warn_saturation(self, threshold: float) -> None:
+        """One warning per episode of every worker busy with requests waiting
+        (W2A-STAT-02), saying what the workers are doing."""
+        age = self.pool.saturation(threshold)
+        if age is None:
+            return
+        busy = [c for c in self.registry.describe() if c["phase"] != "queued"]
+        queued = sum(1 for c in self.registry.describe() if c["phase"] == "queued")
+        doing = ", ".join(f"{c['method']} {c['path']} ({c['age']:.1f} s)" for c in busy)
+        logger.warning(
+            "all %d WSGIToASGI workers have been busy for %.1f s with %d requests "
+            "waiting; the workers run: %s",
+            self.pool.max_workers,
+            age,
+            queued,
+            doing or "nothing yet",
+        )
+
+    def body_timed_out(self) -> None:
+        """``body_timeout`` fired (W2A-TIME-02)."""
+        self.registry.timeouts["body"] += 1
+        logger.info(
+            "%s %s: the request body delivered no byte for %s s; the request ends "
+            "as a disconnect (body_timeout)",
+            self.method,
+            self.path,
+            self.limits.body_timeout,
+        )
+
+    def _send_timed_out(self) -> None:
+        self.registry.timeouts["send"] += 1
+        logger.info(
+            "%s %s: the client read nothing for %s s, the response is aborted "
+            "(send_timeout)",
+            self.method,
+            self.path,
+            self.limits.send_timeout,
+        )
+
+    async def _timed_out(self, send: Send) -> None:
+        """``request_timeout`` fired (W2A-TIME-03): 504 if nothing was sent,
+        the stuck thread's stack logged once, the thread counted as lost."""
+        self.registry.timeouts["request"] += 1
+        self.disconnect()
+        with self._lock:
+            lost = not self._finished and self.thread is not None
+            if lost:
+                self._lost = True
+                self.pool.lose()
+        stack = ""
+        ident = self.thread
+        frame = sys._current_frames().get(ident) if lost and ident else None
+        if frame is not None:
+            stack = "".join(traceback.format_stack(frame))
+        logger.error(
+            "%s %s took longer than request_timeout=%s s; %s%s",
+            self.method,
+            self.path,
+            self.limits.request_timeout,
+            "its worker thread is counted as lost until the app returns, at:\n"
+            if lost
+            else "it had no worker thread yet",
+            stack,
+        )
+        if not self.sending:
+            answer = canned(504)
+            try:
+                await send_complete(send, answer)
+            except OSError as exc:
+                logger.debug("send() failed, the client is gone: %r", exc)
+
     # -- thread side -----------------------------------------------------
 
     def work(self) -> None:
         """The whole WSGI call, on one worker thread (W2A-CLOSE-03). Never raises."""
         response = self.response
+        self.thread = threading.get_ident()
+        self.thread_started_at = time.monotonic()
+        if response.disconnected:  # gone (or timed out) while queued
+            response.start.set_threadsafe(None)
+            self._finish()
+            return
         result: Iterable[bytes] | None = None
         whole: Complete | None = None
         error: BaseException | None = None
@@ -251,6 +421,21 @@ class Call:
         else:
             response.answer_done(whole, late)
         self.environ = {}  # drop references to the request early
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._finished = True
+            lost = self._lost
+        if lost:
+            self.pool.found()
+            logger.warning(
+                "%s %s: the worker thread that request_timeout gave up on returned "
+                "after %.1f s",
+                self.method,
+                self.path,
+                time.monotonic() - self.started_at,
+            )
 
     def _early_hints(self, headers: list[tuple[str, str]]) -> None:
         """``wsgi.early_hints`` (W2A-ENV-20)."""

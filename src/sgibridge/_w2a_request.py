@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 
 from ._body import BodyTooLarge, LoopToThread
-from ._exceptions import ASGIProtocolError
+from ._exceptions import ASGIProtocolError, ClientDisconnected
 from ._rules import see
 
 __all__ = ("RequestPump", "watch")
@@ -57,14 +57,25 @@ class RequestPump:
     :param pipe: the pipe that ``wsgi.input`` reads from.
     :param buffer_size: the pipe's high watermark.
     :param gone: called on the loop when the client left.
+    :param body_timeout: seconds a ``receive()`` for more body may take before
+        the request ends as a disconnect (W2A-TIME-02); ``None`` for no limit.
+    :param timed_out: called when ``body_timeout`` fired.
     """
 
     def __init__(
-        self, pipe: LoopToThread, buffer_size: int, gone: Callable[[], None]
+        self,
+        pipe: LoopToThread,
+        buffer_size: int,
+        gone: Callable[[], None],
+        *,
+        body_timeout: float | None = None,
+        timed_out: Callable[[], None] | None = None,
     ) -> None:
         self.pipe = pipe
         self.buffer_size = buffer_size
         self.gone = gone
+        self.body_timeout = body_timeout
+        self.timed_out = timed_out
         #: Set once http.response.start of a streamed response went out.
         self.streaming = False
         self._parked: anyio.CancelScope | None = None
@@ -92,7 +103,12 @@ class RequestPump:
             await self._park(pipe.wait_demand)
         while True:
             await self._wait_room()
-            message = await receive()
+            if self.body_timeout is None:
+                message = await receive()
+            else:
+                message = await self._receive_in_time(receive)
+                if message is None:
+                    return False
             kind = message["type"]
             if kind == "http.request":
                 self._put(message.get("body", b""))
@@ -110,6 +126,23 @@ class RequestPump:
                     )
                 )
                 return False
+
+    async def _receive_in_time(self, receive: Receive) -> dict[str, Any] | None:
+        """``receive()``, or ``None`` once it took ``body_timeout`` seconds:
+        the body ends as a disconnect (W2A-TIME-02)."""
+        timeout = self.body_timeout
+        with anyio.move_on_after(timeout):
+            message: dict[str, Any] = await receive()
+            return message
+        if self.timed_out is not None:
+            self.timed_out()
+        self.pipe.fail(
+            ClientDisconnected(
+                f"the request body delivered no byte for {timeout} s (body_timeout)"
+            )
+        )
+        self.gone()
+        return None
 
     async def _park(self, wait: Callable[[], Awaitable[None]]) -> None:
         """Await ``wait()``, but no longer than until the response streams."""

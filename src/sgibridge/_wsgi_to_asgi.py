@@ -52,12 +52,13 @@ from ._exceptions import ASGIProtocolError
 from ._rules import see
 from ._translate import RequestRejected, environ_template, scope_to_environ
 from ._w2a_call import Call, send_complete
+from ._w2a_limits import Limits, Registry
 from ._w2a_request import RequestPump
 from ._w2a_response import FileWrapper, Response, canned
 from ._workers import WorkerPool
 
 if TYPE_CHECKING:
-    from ._types import WSGIApp
+    from ._types import Environ, WSGIApp
 
 __all__ = ("FileWrapper", "WSGIToASGI")  # FileWrapper lives in _w2a_response
 
@@ -112,6 +113,21 @@ class WSGIToASGI:
         connections, which a WSGI app cannot serve.
     :param on_startup: callables run in a worker thread on lifespan startup.
     :param on_shutdown: callables run in a worker thread on lifespan shutdown.
+    :param send_timeout: seconds a ``send()`` may wait on a client that reads
+        nothing; then the response is aborted and the app's next write raises
+        :class:`~sgibridge.ClientDisconnected` (W2A-TIME-01). ``None``: no limit.
+    :param body_timeout: seconds a request body may deliver no byte; then the
+        request ends as a disconnect (W2A-TIME-02). ``None``: no limit.
+    :param request_timeout: seconds a call may take: then a 504, or an abort
+        once the response started; the stuck thread's stack is logged once and
+        the thread counts as lost until the app returns (W2A-TIME-03/04).
+    :param max_queue: most requests waiting for a worker; one more is answered
+        503 with ``Retry-After`` (W2A-TIME-05). ``None``: no bound.
+    :param saturation_warning: seconds every worker may be busy, with requests
+        waiting, before one warning names what the workers run (W2A-STAT-02);
+        ``None`` turns it off.
+
+    :meth:`stats` tells operators what the adapter is doing now (W2A-STAT-01).
     """
 
     def __init__(
@@ -132,6 +148,11 @@ class WSGIToASGI:
         websocket_status: int = 403,
         on_startup: Iterable[Callable[[], object]] = (),
         on_shutdown: Iterable[Callable[[], object]] = (),
+        send_timeout: float | None = None,
+        body_timeout: float | None = None,
+        request_timeout: float | None = None,
+        max_queue: int | None = None,
+        saturation_warning: float | None = 10.0,
     ) -> None:
         from ._detect import refuse_asgi_for_wsgi_adapter
 
@@ -171,6 +192,14 @@ class WSGIToASGI:
         self.websocket_status = websocket_status
         self.on_startup = tuple(on_startup)
         self.on_shutdown = tuple(on_shutdown)
+        self.limits = _limits(
+            send_timeout=send_timeout,
+            body_timeout=body_timeout,
+            request_timeout=request_timeout,
+            max_queue=max_queue,
+            saturation_warning=saturation_warning,
+        )
+        self._registry = Registry()
         self._pool = WorkerPool(workers)
         self._template = environ_template(
             errors=sys.stderr if errors is None else errors,
@@ -237,8 +266,27 @@ class WSGIToASGI:
             environ,
             response,
             bridge,
+            self._pool,
+            self.limits,
+            self._registry,
             early_hints="http.response.early_hint" in extensions,
         )
+        registry = self._registry
+        registry.add(call)
+        try:
+            await self._serve(call, environ, receive, send, length)
+        finally:
+            registry.discard(call)
+
+    async def _serve(
+        self,
+        call: Call,
+        environ: Environ,
+        receive: Receive,
+        send: Send,
+        length: int | None,
+    ) -> None:
+        max_size = self.max_body_size
         expect = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
         if expect:
             body, more = b"", True
@@ -254,17 +302,40 @@ class WSGIToASGI:
                 )
             body = message.get("body", b"")
             more = message.get("more_body", False)
-        submit = self._pool.submit
         if not more:
             environ["wsgi.input"] = InputStream(body, length=length, max_size=max_size)
-            await call.run(receive, send, submit)
+            await call.run(receive, send)
         else:
-            pipe = LoopToThread(bridge, self.buffer_size)
+            pipe = LoopToThread(call.bridge, self.buffer_size)
             environ["wsgi.input"] = InputStream(
                 body, pipe, length=length, max_size=max_size
             )
-            pump = RequestPump(pipe, self.buffer_size, call.disconnect)
-            await call.run(receive, send, submit, pump, expect=expect)
+            pump = RequestPump(
+                pipe,
+                self.buffer_size,
+                call.disconnect,
+                body_timeout=self.limits.body_timeout,
+                timed_out=call.body_timed_out,
+            )
+            await call.run(receive, send, pump, expect=expect)
+
+    # -- for operators (W2A-STAT-01) --------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """What the adapter is doing now, from any thread.
+
+        :return: a JSON-ready dict: ``workers`` (the pool's bound),
+            ``threads``, ``busy`` and ``idle`` worker threads, ``queued``
+            requests waiting for a worker, ``lost`` threads (stuck in a request
+            that ``request_timeout`` gave up on), ``in_flight`` requests and
+            the ``oldest_age`` in seconds, ``bytes_buffered`` in body buffers,
+            ``requests`` served, ``rejected`` by ``max_queue``, ``timeouts``
+            fired (``{"send", "body", "request"}``) and ``requests_in_flight``:
+            one dict per request (``method``, ``path``, ``age``, ``phase``
+            (``queued``, ``app``, ``streaming`` or ``sending``), ``lost``,
+            ``buffered``), oldest first.
+        """
+        return {**self._pool.snapshot(), **self._registry.snapshot()}
 
     # -- websocket (W2A-WS-01..03) ----------------------------------------
 
@@ -321,3 +392,33 @@ class WSGIToASGI:
                 await send({"type": f"lifespan.{phase}.complete"})
             if phase == "shutdown":
                 return
+
+
+def _limits(
+    *,
+    send_timeout: float | None,
+    body_timeout: float | None,
+    request_timeout: float | None,
+    max_queue: int | None,
+    saturation_warning: float | None,
+) -> Limits:
+    """Check the limit options (W2A-TIME-01..05, W2A-STAT-02)."""
+    for name, value in (
+        ("send_timeout", send_timeout),
+        ("body_timeout", body_timeout),
+        ("request_timeout", request_timeout),
+        ("saturation_warning", saturation_warning),
+    ):
+        if value is not None and not value > 0:
+            raise ValueError(
+                f"{name} must be a positive number of seconds or None, got {value!r}"
+            )
+    if max_queue is not None and max_queue < 0:
+        raise ValueError(f"max_queue must be >= 0 or None, got {max_queue!r}")
+    return Limits(
+        send_timeout=send_timeout,
+        body_timeout=body_timeout,
+        request_timeout=request_timeout,
+        max_queue=max_queue,
+        saturation_warning=saturation_warning,
+    )
