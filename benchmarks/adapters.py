@@ -84,6 +84,28 @@ def _version(dist: str) -> str:
         return "?"
 
 
+def _framework() -> bool:
+    """Does this server run the framework rows (``SGIBRIDGE_BENCH_APP=framework``)?"""
+    return os.environ.get("SGIBRIDGE_BENCH_APP", "bench") == "framework"
+
+
+def _inner_wsgi() -> WSGIApp:
+    """The WSGI app the W2A adapters wrap: the benchmark app, or Flask hello."""
+    if _framework():
+        return cast(
+            WSGIApp, importlib.import_module("benchmarks.frameworks").flask_app()
+        )
+    return wsgi_app
+
+
+def _inner_asgi() -> ASGIApp:
+    """The ASGI app the A2W adapters wrap: the benchmark app, or FastAPI hello."""
+    if _framework():
+        module = importlib.import_module("benchmarks.frameworks")
+        return cast(ASGIApp, module.fastapi_app())
+    return asgi_app
+
+
 # --- W2A factories ----------------------------------------------------------------------------
 
 
@@ -92,22 +114,26 @@ def _w2a_sgibridge() -> ASGIApp:
     size = os.environ.get("SGIBRIDGE_BENCH_BUFFER_SIZE")
     options = {"buffer_size": int(size)} if size else {}
     module = importlib.import_module("sgibridge")
-    return cast(ASGIApp, module.WSGIToASGI(wsgi_app, **options))
+    return cast(ASGIApp, module.WSGIToASGI(_inner_wsgi(), **options))
 
 
 def _w2a_a2wsgi() -> ASGIApp:
-    return cast(ASGIApp, importlib.import_module("a2wsgi").WSGIMiddleware(wsgi_app))
+    return cast(
+        ASGIApp, importlib.import_module("a2wsgi").WSGIMiddleware(_inner_wsgi())
+    )
 
 
 def _w2a_asgiref() -> ASGIApp:
-    return cast(ASGIApp, importlib.import_module("asgiref.wsgi").WsgiToAsgi(wsgi_app))
+    return cast(
+        ASGIApp, importlib.import_module("asgiref.wsgi").WsgiToAsgi(_inner_wsgi())
+    )
 
 
 def _w2a_uvicorn() -> ASGIApp:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         module = importlib.import_module("uvicorn.middleware.wsgi")
-        return cast(ASGIApp, module._WSGIMiddleware(wsgi_app))
+        return cast(ASGIApp, module._WSGIMiddleware(_inner_wsgi()))
 
 
 def _w2a_starlette() -> ASGIApp:
@@ -115,7 +141,7 @@ def _w2a_starlette() -> ASGIApp:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = importlib.import_module("starlette.middleware.wsgi")
-        return cast(ASGIApp, module.WSGIMiddleware(wsgi_app))
+        return cast(ASGIApp, module.WSGIMiddleware(_inner_wsgi()))
 
 
 def _w2a_bare() -> ASGIApp:
@@ -126,11 +152,13 @@ def _w2a_bare() -> ASGIApp:
 
 
 def _a2w_sgibridge() -> WSGIApp:
-    return cast(WSGIApp, importlib.import_module("sgibridge").ASGIToWSGI(asgi_app))
+    return cast(WSGIApp, importlib.import_module("sgibridge").ASGIToWSGI(_inner_asgi()))
 
 
 def _a2w_a2wsgi() -> WSGIApp:
-    return cast(WSGIApp, importlib.import_module("a2wsgi").ASGIMiddleware(asgi_app))
+    return cast(
+        WSGIApp, importlib.import_module("a2wsgi").ASGIMiddleware(_inner_asgi())
+    )
 
 
 def _a2w_bare() -> WSGIApp:

@@ -184,7 +184,15 @@ def _server_tables(direction: dict[str, Any]) -> list[str]:
         ("p99_ms", "num"),
         ("errors", "int"),
     ]
-    for c in (1, 16):
+    levels = sorted(
+        {
+            int(k[len("small_c") :])
+            for r in results
+            for k in (r.get("metrics") or {})
+            if k.startswith("small_c")
+        }
+    )
+    for c in levels:
         rows = rows_for(f"small_c{c}", "rps", latency)
         heads = ["CPU ms / 1k req", "p50 ms", "p99 ms", "errors"]
         out.append(_table(f"GET /small, concurrency {c}", "req/s", rows, True, heads))

@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds=1,
             secondary_small_only=True,
             secondary_adapters=("sgibridge", "a2wsgi"),
+            fixed_stacks=False,
         )
 
     started = time.monotonic()

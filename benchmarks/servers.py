@@ -8,6 +8,12 @@
   not installed), A2W on Waitress (``--threads=8``).  They run steps 1-3 and 6 only (no large
   bodies, no leak check); in quick mode, ``GET /small`` only, for sgibridge, a2wsgi and the
   ceiling (``ServerSettings.secondary_small_only`` and ``secondary_adapters``).
+- **Fixed rows** (``ServerSettings.fixed_stacks``, full mode only): ``GET /small`` for a few
+  adapters and the ceiling on A2W under Gunicorn's sync worker, and the framework rows: W2A
+  wrapping Flask hello on Uvicorn (sgibridge, Uvicorn's middleware, a2wsgi) and A2W wrapping
+  FastAPI hello on Gunicorn gthread and sync (sgibridge, a2wsgi); the ceilings stay the plain
+  apps, so ``× ceiling`` is what framework and adapter cost together (``benchmarks.frameworks``).
+- ``GET /small`` runs at concurrency 1, 16 and 64.
 
 Every server serves ``benchmarks._serve:app``, which builds the adapter named in its environment,
 so all adapters run under exactly the same server command line.  For each adapter, in order:
@@ -63,6 +69,7 @@ __all__ = ("ServerSettings", "run_servers")
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+SMALL_CONCURRENCY = (1, 16, 64)
 SMALL = b"Hello, world!"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +95,8 @@ class ServerSettings:
     secondary_adapters: tuple[
         str, ...
     ] = ()  # () runs every adapter; ceilings always run
+    # The stacks with fixed adapters (framework rows, Gunicorn sync); off in quick mode.
+    fixed_stacks: bool = True
     # With huge bodies: this many concurrent transfers of concurrent_mib each (0 skips them).
     concurrent_transfers: int = 16
     concurrent_mib: int = 200
@@ -183,6 +192,12 @@ def _gunicorn_argv(settings: ServerSettings) -> list[str]:
     return argv
 
 
+def _gunicorn_sync_argv(settings: ServerSettings) -> list[str]:
+    argv = _gunicorn_argv(settings)
+    at = argv.index("--worker-class")
+    return [*argv[: at + 1], "sync", *argv[at + 4 :]]
+
+
 def _waitress_argv(settings: ServerSettings) -> list[str]:
     return [
         sys.executable,
@@ -208,6 +223,10 @@ class ServerStack:
     label: str
     argv: Callable[[ServerSettings], list[str]]
     primary: bool = False
+    # The framework rows: SGIBRIDGE_BENCH_APP for the server, always GET /small only, and
+    # these adapters (and the ceiling) in every mode.
+    app: str = "bench"
+    adapters: tuple[str, ...] = ()
 
 
 STACKS: tuple[ServerStack, ...] = (
@@ -220,6 +239,41 @@ STACKS: tuple[ServerStack, ...] = (
         "a2w", "a2w", "gunicorn", "A2W on Gunicorn gthread", _gunicorn_argv, True
     ),
     ServerStack("a2w-waitress", "a2w", "waitress", "A2W on Waitress", _waitress_argv),
+    ServerStack(
+        "a2w-sync",
+        "a2w",
+        "gunicorn",
+        "A2W on Gunicorn sync",
+        _gunicorn_sync_argv,
+        adapters=("sgibridge", "a2wsgi"),
+    ),
+    ServerStack(
+        "w2a-flask",
+        "w2a",
+        "uvicorn",
+        "W2A on Uvicorn, Flask hello",
+        _uvicorn_argv,
+        app="framework",
+        adapters=("sgibridge", "uvicorn", "a2wsgi"),
+    ),
+    ServerStack(
+        "a2w-fastapi",
+        "a2w",
+        "gunicorn",
+        "A2W on Gunicorn gthread, FastAPI hello",
+        _gunicorn_argv,
+        app="framework",
+        adapters=("sgibridge", "a2wsgi"),
+    ),
+    ServerStack(
+        "a2w-sync-fastapi",
+        "a2w",
+        "gunicorn",
+        "A2W on Gunicorn sync, FastAPI hello",
+        _gunicorn_sync_argv,
+        app="framework",
+        adapters=("sgibridge", "a2wsgi"),
+    ),
 )
 
 
@@ -366,8 +420,16 @@ def _measure_one(
     warm = own_load(
         proc.port, "GET", "/small", duration=0.3, max_requests=300, timeout=10
     )
-    warm_dl = own_load(
-        proc.port, "GET", f"/stream?size={MIB}&chunk=65536", max_requests=1, timeout=10
+    warm_dl = (
+        own_load(
+            proc.port,
+            "GET",
+            f"/stream?size={MIB}&chunk=65536",
+            max_requests=1,
+            timeout=10,
+        )
+        if not small_only
+        else warm
     )
     if warm.errors or not warm.requests or warm_dl.errors or not warm_dl.requests:
         failed = warm.errors + warm_dl.errors
@@ -376,7 +438,7 @@ def _measure_one(
             f"{failed} of {total} warm-up requests failed; {_last_error(proc)}"
         )
     out: dict[str, Any] = {"rss_idle": proc.rss_bytes()}
-    for concurrency in (1, 16):
+    for concurrency in SMALL_CONCURRENCY:
         out[f"small_c{concurrency}"] = _small_cost(proc, concurrency, settings)
     large = settings.large_mib * MIB
     for kind in () if small_only else ("download", "upload"):
@@ -519,8 +581,13 @@ def _run_stack(
     }
     small_only = not stack.primary and settings.secondary_small_only
     picked = settings.secondary_adapters if not stack.primary else ()
+    if stack.adapters:
+        small_only, picked = True, stack.adapters
     if not stack.primary:
         scope = "GET /small only" if small_only else "no large bodies, no leak check"
+        if stack.app == "framework":
+            inner = "Flask" if direction == "w2a" else "FastAPI"
+            scope += f"; the adapters wrap a {inner} app, the ceiling is the plain app"
         if picked:
             scope += "; adapters: " + ", ".join(picked) + " and the ceiling"
         out["scope"] = scope
@@ -556,6 +623,7 @@ def _run_stack(
                 **_base_env(),
                 "SGIBRIDGE_BENCH_DIRECTION": direction,
                 "SGIBRIDGE_BENCH_ADAPTER": spec.name,
+                "SGIBRIDGE_BENCH_APP": stack.app,
             }
             started = time.monotonic()
             try:
@@ -609,6 +677,8 @@ def run_servers(
     started = time.monotonic()
     out: dict[str, Any] = {"settings": asdict(settings), "stacks": describe_servers()}
     for stack in STACKS:
+        if stack.adapters and not settings.fixed_stacks:
+            continue
         out[stack.key] = _run_stack(stack, settings, only, log)
     out["seconds"] = round(time.monotonic() - started, 1)
     return out
