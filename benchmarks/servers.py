@@ -13,6 +13,7 @@
   wrapping Flask hello on Uvicorn (sgibridge, Uvicorn's middleware, a2wsgi) and A2W wrapping
   FastAPI hello on Gunicorn gthread and sync (sgibridge, a2wsgi); the ceilings stay the plain
   apps, so ``× ceiling`` is what framework and adapter cost together (``benchmarks.frameworks``).
+  They run at concurrency 16 and 64 only.
 - ``GET /small`` runs at concurrency 1, 16 and 64.
 
 Every server serves ``benchmarks._serve:app``, which builds the adapter named in its environment,
@@ -415,7 +416,12 @@ def _transfer(
 
 
 def _measure_one(
-    proc: Proc, settings: ServerSettings, *, huge: bool, small_only: bool = False
+    proc: Proc,
+    settings: ServerSettings,
+    *,
+    huge: bool,
+    small_only: bool = False,
+    levels: tuple[int, ...] = SMALL_CONCURRENCY,
 ) -> dict[str, Any]:
     warm = own_load(
         proc.port, "GET", "/small", duration=0.3, max_requests=300, timeout=10
@@ -438,7 +444,7 @@ def _measure_one(
             f"{failed} of {total} warm-up requests failed; {_last_error(proc)}"
         )
     out: dict[str, Any] = {"rss_idle": proc.rss_bytes()}
-    for concurrency in SMALL_CONCURRENCY:
+    for concurrency in levels:
         out[f"small_c{concurrency}"] = _small_cost(proc, concurrency, settings)
     large = settings.large_mib * MIB
     for kind in () if small_only else ("download", "upload"):
@@ -634,6 +640,8 @@ def _run_stack(
                         settings,
                         huge=stack.primary and round_no == 0,
                         small_only=small_only,
+                        # The fixed rows answer issue 14's goals, set at 16 and 64.
+                        levels=(16, 64) if stack.adapters else SMALL_CONCURRENCY,
                     )
                     row["runs"].append(run)
             except Exception as exc:  # one adapter's failure is a result, not a crash
