@@ -985,7 +985,7 @@ def test_an_interface_the_app_clearly_is_not_is_refused(
     status, _, err = run_cli("serve", "cli_good:app", "--interface", "asgi3")
     assert status == 1
     assert err == (
-        "sgibridge: error: --interface asgi3 was given, but 'cli_good:app' is an WSGI "
+        "sgibridge: error: --interface asgi3 was given, but 'cli_good:app' is a WSGI "
         "app (a function takes (environ, start_response)); drop --interface to serve it "
         "as what it is\n"
     )
@@ -1157,3 +1157,19 @@ def test_options_gunicorn_does_not_take_are_one_line(
     assert err.startswith("sgibridge: error: gunicorn does not take '--nonsense 3': ")
     assert err.endswith("unrecognized arguments: --nonsense\n")
     assert err.count("\n") == 1
+
+
+def test_granian_reload_is_checked_before_the_target_is_imported(
+    run_cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cli_broken raises when imported: the watchfiles line comes first, and alone."""
+    pytest.importorskip("granian")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    status, _, err = run_cli(
+        "serve", "cli_broken:app", "--server", "granian", "--reload"
+    )
+    assert status == 1
+    assert err == (
+        "sgibridge: error: granian --reload needs watchfiles: "
+        "pip install 'granian[reload]'\n"
+    )

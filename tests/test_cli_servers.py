@@ -310,3 +310,13 @@ def test_forwarded_allow_ips_reaches_every_server_that_has_it(server: str) -> No
     assert seen["10.9.9.9"] == ["127.0.0.1", "http"]
     if server != "gunicorn":  # gunicorn takes only the scheme from a proxy
         assert seen["127.0.0.1"][0] == "203.0.113.9"
+
+
+def test_interface_asgi3_on_a_flask_app_is_refused() -> None:
+    status, out = run_to_exit(FLASK, "--interface", "asgi3")
+    assert status == 1
+    assert out == (
+        "sgibridge: error: --interface asgi3 was given, but 'examples.flask_app:app' is "
+        "a WSGI app (an instance whose __call__ takes (environ, start_response)); drop "
+        "--interface to serve it as what it is\n"
+    )

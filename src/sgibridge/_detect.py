@@ -581,8 +581,9 @@ def load(spec: ServeSpec) -> Loaded:
         seen = _clear_interface(app)
         if seen is not None and seen != spec.interface:
             raise NotAnAppError(
-                f"--interface {spec.interface} was given, but {spec.target!r} is an "
-                f"{_LABELS[seen]} app ({detect_interface(app).reason}); drop "
+                f"--interface {spec.interface} was given, but {spec.target!r} is "
+                f"{'a' if seen == 'wsgi' else 'an'} {_LABELS[seen]} app "
+                f"({detect_interface(app).reason}); drop "
                 f"--interface to serve it as what it is"
             )
         detection = Detection(spec.interface, "given with --interface")
