@@ -1328,3 +1328,24 @@ async def test_W2A_CLOSE_06_close_runs_once_the_last_byte_is_buffered() -> None:
 
     result = await run(WSGIToASGI(generator), on_send=hold_first_chunk)
     assert waited == [True] and result.body == b"abc" and result.finished
+
+
+async def test_W2A_ENV_21_server_framing_stands_without_content_length() -> None:
+    """W2A-ENV-21: a request with both Content-Length and
+    Transfer-Encoding reaches the app without CONTENT_LENGTH, and the app reads
+    exactly the body the server framed, across several messages."""
+    seen: dict[str, Any] = {}
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        seen["length"] = environ.get("CONTENT_LENGTH")
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", TEXT)
+        return [body]
+
+    scope = make_scope(
+        "POST",
+        headers=[(b"content-length", b"3"), (b"transfer-encoding", b"chunked")],
+    )
+    result = await run(WSGIToASGI(app), scope, chunks=[b"abc", b"defg", b"h"])
+    assert (result.status, result.body) == (200, b"abcdefgh")
+    assert seen["length"] is None

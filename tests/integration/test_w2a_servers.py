@@ -124,3 +124,24 @@ def test_W2A_BODY_10_head_of_a_stream_has_no_content_length(
     assert head.status_code == get.status_code == 200
     assert "content-length" not in head.headers
     assert "content-length" not in get.headers and get.content
+
+
+def test_W2A_ENV_21_content_length_with_transfer_encoding_uses_server_framing(
+    flask_server: Server,
+) -> None:
+    """W2A-ENV-21 (issue 10): httpx sends Content-Length and Transfer-Encoding
+    when a user sets ``Transfer-Encoding: chunked`` explicitly; the server
+    framed the body by Transfer-Encoding, and the app reads exactly that body,
+    not a 400 and not the first Content-Length bytes."""
+    body = b"framed by chunks, " * 1000
+    with client(flask_server) as http:
+        response = http.post(
+            "/echo", content=body, headers={"Transfer-Encoding": "chunked"}
+        )
+        assert (response.status_code, response.content) == (200, body)
+        short = http.post(
+            "/echo",
+            content=iter([b"more than ", b"three bytes"]),
+            headers={"Content-Length": "3", "Transfer-Encoding": "chunked"},
+        )
+        assert (short.status_code, short.content) == (200, b"more than three bytes")
