@@ -38,10 +38,12 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +105,10 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
     return done.stdout.strip()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def worktree(rev: str) -> Iterator[tuple[Path, str]]:
     """Check ``rev`` out into a temporary git worktree; yield (path, full commit id).
@@ -112,10 +118,16 @@ def worktree(rev: str) -> Iterator[tuple[Path, str]]:
     commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
     parent = Path(tempfile.mkdtemp(prefix="sgibridge-ab-"))
     path = parent / "base"
+    # SIGTERM (a `kill` of the run) raises SystemExit, so the worktree goes too.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         _git("worktree", "add", "--detach", str(path), commit)
         yield path, commit
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(AbError):
             _git("worktree", "remove", "--force", str(path))
         shutil.rmtree(parent, ignore_errors=True)
