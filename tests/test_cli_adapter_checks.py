@@ -194,11 +194,13 @@ def _lines(errors: list[str]) -> set[int]:
     return {int(line.split(":")[1]) for line in errors}
 
 
+@pytest.mark.timeout(300)  # mypy with FastAPI and Flask: slow on a busy machine
 def test_mypy_catches_an_asgi_app_given_to_wsgi_to_asgi(mypy_errors: list[str]) -> None:
     assert 6 in _lines(mypy_errors), mypy_errors
     assert not _lines(mypy_errors) - {6, 7}, mypy_errors
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.xfail(
     strict=True,
     reason="ASGIToWSGI's app parameter is Callable[..., Any] in _asgi_to_wsgi.py; its "
