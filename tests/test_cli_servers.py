@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
 
 from test_examples import cli_env, cli_serve, serve_argv
 
-pytestmark = pytest.mark.integration
+#: Some tests start two servers, each allowed 30 s to come up on a busy machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 SERVERS = ["uvicorn", "hypercorn", "granian", "gunicorn", "waitress"]
 #: A WSGI app (Flask) for every server: as is on the WSGI ones, through WSGIToASGI on the others.

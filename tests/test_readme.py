@@ -30,7 +30,8 @@ from test_examples import ROOT, cli_serve
 
 from test_cli_servers import run_to_exit
 
-pytestmark = pytest.mark.integration
+#: Some tests start two servers, each allowed 30 s to come up on a busy machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 README = (ROOT / "README.md").read_text()
 #: Modules the README uses as stand-ins for the reader's own project.
