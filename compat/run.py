@@ -297,7 +297,7 @@ def report(rows: Sequence[Row], adapters: Sequence[str]) -> str:
         for test, outcome, detail in (
             failures(r, "sgibridge") if "sgibridge" in r.adapters else []
         ):
-            entry = known.explain(r.suite.name, test)
+            entry = known.explain(r.suite.name, test, detail)
             key = entry.key if entry else "unexplained"
             line = f"`{test}` ({outcome})" + (
                 f": {detail}" if detail and not entry else ""
@@ -339,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows, adapters))
     unexplained = [
         (r.suite.name, t) for r in rows if "sgibridge" in r.adapters
-        for t, *_ in failures(r, "sgibridge") if known.explain(r.suite.name, t) is None
+        for t, _, detail in failures(r, "sgibridge")
+        if known.explain(r.suite.name, t, detail) is None
     ]  # fmt: skip
     for name, test in unexplained:
         print(f"unexplained sgibridge failure: {name}: {test}")
