@@ -201,10 +201,5 @@ def test_mypy_catches_an_asgi_app_given_to_wsgi_to_asgi(mypy_errors: list[str]) 
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(
-    strict=True,
-    reason="ASGIToWSGI's app parameter is Callable[..., Any] in _asgi_to_wsgi.py; its "
-    "owner is asked to type it as an ASGI 3 or ASGI 2 callable",
-)
 def test_mypy_catches_a_wsgi_app_given_to_asgi_to_wsgi(mypy_errors: list[str]) -> None:
     assert 7 in _lines(mypy_errors), mypy_errors
