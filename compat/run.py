@@ -3,9 +3,9 @@ a2wsgi, and report the table (``make compat``).
 
 Usage: ``python -m compat.run [--suite NAME ...] [--write-docs]``.
 
-Only tests that pass natively count. Tests that natively open a websocket
-or push a response cannot cross WSGI and are excluded for every adapter
-alike. Each test has a timeout and so does each run; a test that timed out,
+Only tests that pass natively count. Tests that natively open a websocket,
+push a response, send trailers or use the test client's debug extension
+cannot cross WSGI and are excluded for every adapter alike. Each test has a timeout and so does each run; a test that timed out,
 or was running when its run was stopped, counts as hung.
 """
 
@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -36,6 +36,14 @@ from compat.suites import (
 )
 
 ADAPTERS = ("sgibridge", "a2wsgi")
+# What a test may use natively that cannot cross WSGI, so it is excluded for
+# every adapter alike: the wrapper's counter and the reason shown.
+UNCARRIED = (
+    ("websocket", "websocket"),
+    ("push", "server push"),
+    ("trailers", "trailers"),
+    ("debug", "the test client's http.response.debug"),
+)
 TEST_TIMEOUT = 30
 RUN_TIMEOUT = 1800
 # A run in which no test starts or ends for this long is stuck (a hang the
@@ -97,9 +105,11 @@ def run(
     timeout: float = RUN_TIMEOUT,
     select: Sequence[str] | None = None,
     tag: str = "",
+    skip: Collection[str] = (),
 ) -> Run:
     """Run ``suite`` once in ``mode`` (``native``, ``sgibridge``, ``a2wsgi``);
-    ``select`` runs only those tests, ``tag`` names the result files apart."""
+    ``select`` runs only those tests and ``skip`` leaves these out (by id),
+    ``tag`` names the result files apart."""
     fetch(suite, python)
     out = CACHE / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -115,7 +125,7 @@ def run(
         PYTHONDONTWRITEBYTECODE="1",
     )
     done_file = out / f"{tag}{suite.dist}-{mode}.done"
-    done_file.unlink(missing_ok=True)
+    done_file.write_text("".join(f"{t}\n" for t in skip), encoding="utf-8")
     env["SGIBRIDGE_COMPAT_DONE"] = str(done_file)
     started = time.monotonic()
     stopped = False
@@ -131,7 +141,8 @@ def run(
             # Stuck: the hung test was recorded as started; the next attempt
             # leaves out every test already started and goes on.
             records = _read(results)
-            done_file.write_text("".join(f"{t}\n" for t in records), encoding="utf-8")
+            done = [*skip, *records]
+            done_file.write_text("".join(f"{t}\n" for t in done), encoding="utf-8")
         else:
             stopped = True
     records = _read(results)
@@ -226,14 +237,20 @@ def row(
     for test, record in native.records.items():
         if record["outcome"] != "passed":
             continue
-        if record.get("websocket") or record.get("push"):
-            excluded[test] = "websocket" if record.get("websocket") else "server push"
+        uses = [why for key, why in UNCARRIED if record.get(key)]
+        if uses:
+            excluded[test] = ", ".join(uses)
             continue
         counted.append(test)
         through += bool(record.get("requests"))
     result = Row(suite, native, counted, excluded, through)
+    # Through the adapters, only the counted tests run.
+    kept = set(counted)
+    skip = [test for test in native.records if test not in kept]
     for adapter in adapters:
-        result.adapters[adapter] = run(suite, adapter, python, select=select, tag=tag)
+        result.adapters[adapter] = run(
+            suite, adapter, python, select=select, tag=tag, skip=skip
+        )
     return result
 
 

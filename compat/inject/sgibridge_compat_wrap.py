@@ -9,7 +9,8 @@ directions of that adapter pair at once:
 
 In every mode the wrapper counts the requests of the running test, and for
 ASGI apps the scopes and messages that cannot cross WSGI (websockets, server
-push): a test that uses them natively is excluded for every adapter alike.
+push, trailers, a test client's debug extension): a test that uses them
+natively is excluded for every adapter alike.
 Websocket and lifespan scopes go straight to the app in every mode, so an
 excluded test cannot hang a run; the test client drives the app's lifespan
 itself, as it does natively, so the inner ASGIToWSGI never sends one.
@@ -38,7 +39,22 @@ if MODE not in MODES:
     raise RuntimeError(f"SGIBRIDGE_COMPAT_ADAPTER must be one of {MODES}, got {MODE!r}")
 
 #: What the running test sent through a wrapper; reset before each test.
-STATS: dict[str, int] = {"requests": 0, "websocket": 0, "push": 0}
+STATS: dict[str, int] = {
+    "requests": 0,
+    "websocket": 0,
+    "push": 0,
+    "trailers": 0,
+    "debug": 0,
+}
+
+# Response messages of extensions a WSGI response cannot carry: server push,
+# trailers, and Starlette's test-client-only ``http.response.debug`` (the
+# template and context of the response, for the test to inspect).
+_UNCARRIED = {
+    "http.response.push": "push",
+    "http.response.trailers": "trailers",
+    "http.response.debug": "debug",
+}
 
 # Each adapter instance that owns a thread or a loop, with how to stop it;
 # stopped after each test, so no test inherits another's threads.
@@ -192,8 +208,9 @@ class BridgedASGI:
 
 def _watch(send: Send) -> Send:
     async def watched(message: Message) -> None:
-        if message.get("type") == "http.response.push":
-            STATS["push"] += 1
+        kind = _UNCARRIED.get(message.get("type", ""))
+        if kind is not None:
+            STATS[kind] += 1
         await send(message)
 
     return watched
