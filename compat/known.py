@@ -381,6 +381,12 @@ def order(key: str) -> tuple[int, str]:
     return rank, key
 
 
+def kind(key: str) -> str:
+    """How a cause is classed, as the report's table names it."""
+    cause = _by_key(key)
+    return "unexplained" if cause is None else STATUS_TITLES[cause.status].lower()
+
+
 def heading(key: str) -> str:
     """The Markdown heading and text of a cause."""
     cause = _by_key(key)
