@@ -243,3 +243,25 @@ def test_W2A_TIME_options_are_validated() -> None:
         None,
     )
     assert limits.max_queue is None and limits.saturation_warning == 10.0
+
+
+async def test_W2A_STAT_01_a_request_awaiting_its_body_is_not_queued() -> None:
+    """W2A-STAT-01: a request whose first body message has not arrived holds
+    no worker and is listed in phase "request", not "queued"."""
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        return []  # pragma: no cover - never called
+
+    mw = w2a(app)
+    gone = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: drive(mw, make_scope("POST", path="/slow"), [], gone=gone)
+        )
+        await wait_until_async(lambda: mw.stats()["in_flight"] == 1)
+        stats = mw.stats()
+        assert [r["phase"] for r in stats["requests_in_flight"]] == ["request"]
+        assert (stats["busy"], stats["queued"]) == (0, 0)
+        gone.set()
+    assert mw.stats()["in_flight"] == 0
+    await assert_w2a_recovers(mw)

@@ -132,6 +132,7 @@ class Call:
         self.method: str = environ["REQUEST_METHOD"]
         self.path: str = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
         self.started_at = time.monotonic()
+        self.submitted = False
         #: When the worker thread started the WSGI call, and its ident.
         self.thread_started_at: float | None = None
         self.thread: int | None = None
@@ -147,7 +148,9 @@ class Call:
     def describe(self, now: float) -> dict[str, Any]:
         """What this call is doing, for ``WSGIToASGI.stats()`` (W2A-STAT-01)."""
         response = self.response
-        if self.thread_started_at is None:
+        if not self.submitted:
+            phase = "request"  # the first body message is still on its way
+        elif self.thread_started_at is None:
             phase = "queued"
         elif self._finished:
             phase = "sending"
@@ -186,6 +189,7 @@ class Call:
         if not self.pool.submit(self.work, limits.max_queue):
             await self._refuse(send)
             return
+        self.submitted = True
         if limits.saturation_warning is not None:
             self._warn_saturation(limits.saturation_warning)
         if limits.request_timeout is None:

@@ -332,7 +332,8 @@ class WSGIToASGI:
             ``requests`` served, ``rejected`` by ``max_queue``, ``timeouts``
             fired (``{"send", "body", "request"}``) and ``requests_in_flight``:
             one dict per request (``method``, ``path``, ``age``, ``phase``
-            (``queued``, ``app``, ``streaming`` or ``sending``), ``lost``,
+            (``request``: awaiting its first body message, ``queued``, ``app``,
+            ``streaming`` or ``sending``), ``lost``,
             ``buffered``), oldest first.
         """
         return {**self._pool.snapshot(), **self._registry.snapshot()}
