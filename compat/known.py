@@ -199,6 +199,18 @@ server's thread.
         (("Starlette", "*", r"Blocking call to os\.path\.abspath"),),
     ),
     Cause(
+        "trailers",
+        "limit",
+        """
+Tests of the test client's own handling of HTTP trailers
+(`http.response.trailers`, declared with `"trailers": True` in the start
+message): a WSGI response has no trailers, so ASGIToWSGI does not offer the
+extension. The tests whose app sends trailers natively are excluded; these
+declare them, or check what the client does with a broken trailer sequence.
+""",
+        (("Starlette", "tests/test_testclient.py::*trailer*", ""),),
+    ),
+    Cause(
         "lifespan-state",
         "limit",
         """
