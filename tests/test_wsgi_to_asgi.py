@@ -700,6 +700,45 @@ async def test_W2A_BODY_06_content_length_cuts_off_and_stops_iterating() -> None
     )
 
 
+async def test_W2A_BODY_15_first_chunk_filling_content_length_leaves_whole() -> None:
+    """W2A-BODY-15: an iterable (not a list) whose first non-empty chunk holds the
+    whole declared Content-Length leaves as start + one final body, like a list,
+    after close(); iteration stops there. A shorter first chunk still streams."""
+    items = Closing([b"", b"Hello, world!", b"never"])
+    sent_after_close: list[bool] = []
+
+    async def on_send(message: dict[str, Any]) -> None:
+        sent_after_close.append(items.closed == 1)
+
+    app = streaming(items, headers=[*TEXT, ("Content-Length", "13")])
+    result = await run(WSGIToASGI(app), on_send=on_send)
+    assert [(m["type"], m.get("more_body", False)) for m in result.messages] == [
+        ("http.response.start", False),
+        ("http.response.body", False),
+    ]
+    assert result.body == b"Hello, world!" and result.finished
+    assert result.header(b"content-length") == b"13" and result.error is None
+    assert items.closed == 1 and all(sent_after_close)
+
+    over = Closing([b"Hello, world! and more"])
+    app = streaming(over, headers=[("Content-Length", "5")])
+    result = await run(WSGIToASGI(app))
+    assert result.body == b"Hello" and result.finished and over.closed == 1
+    assert len(result.bodies) == 1
+
+    head = Closing([b"Hello, world!"])
+    app = streaming(head, headers=[("Content-Length", "13")])
+    result = await run(WSGIToASGI(app), scope=make_scope(method="HEAD"))
+    assert result.body == b"" and result.finished and head.closed == 1
+    assert result.header(b"content-length") == b"13"
+
+    short = Closing([b"Hello", b", world!"])
+    app = streaming(short, headers=[("Content-Length", "13")])
+    result = await run(WSGIToASGI(app))
+    assert result.bodies[0]["more_body"] and result.finished
+    assert result.body == b"Hello, world!" and short.closed == 1
+
+
 async def test_W2A_BODY_07_short_body_aborts() -> None:
     """W2A-BODY-07: a body shorter than Content-Length never sends more_body=False;
     close() runs and the call raises so the server aborts."""

@@ -314,7 +314,18 @@ class Response:
         check = self.check_chunk
         for item in result:
             chunk = check(item, "the iterable")
-            if chunk and self._emit(chunk):
+            if not chunk:
+                continue
+            if (
+                not self.headers_sent
+                and self.length is not None
+                and len(chunk) >= self.length
+            ):
+                # The first chunk holds the whole declared body (Flask's and
+                # Django's responses): nothing more is iterated, so the
+                # response leaves in one piece, as a list's does (W2A-BODY-15).
+                return self._collect((chunk,))
+            if self._emit(chunk):
                 break
         return None
 
