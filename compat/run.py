@@ -106,10 +106,13 @@ def run(
     select: Sequence[str] | None = None,
     tag: str = "",
     skip: Collection[str] = (),
+    expect: Collection[str] = (),
 ) -> Run:
     """Run ``suite`` once in ``mode`` (``native``, ``sgibridge``, ``a2wsgi``);
     ``select`` runs only those tests and ``skip`` leaves these out (by id),
-    ``tag`` names the result files apart."""
+    ``tag`` names the result files apart. A run that stops early (stuck, or
+    ended by a crash of the runner) while tests of ``expect`` have not run
+    is resumed after the tests it reported."""
     fetch(suite, python)
     out = CACHE / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -136,11 +139,14 @@ def run(
                 stopped = True
                 break
             cmd = command(suite, python, extra, select)
-            if not _attempt_once(cmd, suite.workdir, env, sink, results, left):
-                break
-            # Stuck: the hung test was recorded as started; the next attempt
-            # leaves out every test already started and goes on.
+            before = len(_read(results))
+            stuck = _attempt_once(cmd, suite.workdir, env, sink, results, left)
             records = _read(results)
+            missing = [t for t in expect if t not in records]
+            if not stuck and (not missing or len(records) == before):
+                break
+            # Stuck (the hung test was recorded as started), or ended early:
+            # the next attempt leaves out every test already started.
             done = [*skip, *records]
             done_file.write_text("".join(f"{t}\n" for t in done), encoding="utf-8")
         else:
@@ -278,7 +284,7 @@ def row(
     skip = [test for test in native.records if test not in kept]
     for adapter in adapters:
         result.adapters[adapter] = run(
-            suite, adapter, python, select=select, tag=tag, skip=skip
+            suite, adapter, python, select=select, tag=tag, skip=skip, expect=counted
         )
     return result
 
