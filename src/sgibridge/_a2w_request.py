@@ -24,14 +24,27 @@ However the task ends (return, raise, cancellation, ``request_timeout``),
 exchange's ``done_lock``, so T never hangs (A2W-ERR-01..04, A2W-ERR-07,
 A2W-TIME-01). An error raised after a complete response is kept and raised
 from the result's ``close()`` (A2W-ERR-08).
+
+Eager start (``eager=True``, A2W-EAGER-01): :meth:`Request.run_here` steps the
+app's coroutine on T itself, in a copy of T's context, while the exchange's
+``eager`` flag is up. Our own awaits never block there: a body read runs
+inline (T is the thread that would run it anyway), and an await that would
+wait for the loop or for T (a response past the watermark, ``receive()``
+after the whole body) first yields :data:`HAND_OFF`. Whatever the app yields
+ends the step: T hands the suspended coroutine to the loop as a
+:class:`Continuation`, which resumes it there, and goes on to wait for the
+response as usual. An app that completes in the step never touches the loop
+thread: no hand-off at all. Code the app runs before its first real await
+has no running event loop; that is the option's contract.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +54,7 @@ from ._a2w_input import RequestBody
 from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
 from ._body import LoopToThread, Waiter
 from ._exceptions import ClientDisconnected, SGIBridgeError
-from ._loop import CANCEL_GRACE, LoopRunner
+from ._loop import CANCEL_GRACE, AppInterrupted, LoopRunner
 from ._rules import see
 
 if TYPE_CHECKING:
@@ -54,6 +67,31 @@ logger = logging.getLogger("sgibridge")
 
 Message = dict[str, Any]
 ASGIApp = Callable[..., Any]
+
+
+#: What our own awaits yield during an eager step to move the app to the loop.
+HAND_OFF = object()
+
+
+class _HandOff:
+    """Awaited on T during an eager step: suspends the app so that T hands it
+    to the loop, which resumes it at once (A2W-EAGER-01)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield HAND_OFF
+
+
+_hand_off = _HandOff()
+
+#: The messages of errors that mean "this code needs a running event loop".
+_NO_LOOP = (
+    "no running event loop",
+    "not currently running on any asynchronous event loop",
+    "must be called from async context",
+    "no current event loop",
+)
 
 
 class AppCancelled(SGIBridgeError):
@@ -80,6 +118,8 @@ class Exchange:
         "disconnected",
         "done",
         "done_lock",
+        "eager",
+        "high_water",
         "late_error",
         "out",
         "runner",
@@ -93,6 +133,7 @@ class Exchange:
         self.runner = runner
         self.bridge = bridge
         self.close_timeout = close_timeout
+        self.high_water = high_water
         self.out = LoopToThread(bridge, high_water)
         self.done_lock = threading.Lock()
         self.done_lock.acquire()
@@ -100,6 +141,8 @@ class Exchange:
         self.canceller: Callable[[], object] | None = None
         self.disconnected = False
         self.done = False
+        #: The app is being stepped on T (A2W-EAGER-01): our awaits must not block.
+        self.eager = False
         self.late_error: BaseException | None = None
         self._jobs: dict[Waiter[Any], object] | None = None
         self._end_waiter: Waiter[None] | None = None
@@ -132,13 +175,25 @@ class Exchange:
         already) or the server closed it (A2W-RECV-07)."""
         if ended or self.disconnected:
             return
+        if self.eager:  # only the loop can wait for the end
+            await _hand_off
+            if self.disconnected:
+                return
         waiter = self._end_waiter
         if waiter is None:
             waiter = self._end_waiter = self.bridge.waiter()
         await waiter.wait()
 
+    async def drain(self) -> None:
+        """Wait while more than the high watermark of the response is unread."""
+        if self.eager and self.out.buffered > self.high_water:
+            await _hand_off  # T must take the bytes: wait on the loop
+        await self.out.drain()
+
     async def on_thread(self, job: Callable[[], object], on_close: object) -> Any:
         """Run ``job`` on T and return its result; ``on_close`` if T gave up."""
+        if self.eager:  # this is T: run it here (A2W-EAGER-01)
+            return job()
         waiter: Waiter[Any] = self.bridge.waiter()
         jobs = self._jobs
         if jobs is None:
@@ -269,6 +324,43 @@ class Request:
                 f"seconds ({see('A2W-TIME-01')})"
             )
 
+    def run_here(self) -> Continuation | None:
+        """On T: step the app until it completes or first waits for something
+        (A2W-EAGER-01). ``None`` when it finished here (``finish`` was called);
+        else the :class:`Continuation` to spawn on the loop, in ``context``."""
+        context = contextvars.copy_context()  # A2W-LOOP-05, as the task's would be
+        coro = self._call()
+        exchange = self.exchange
+        exchange.eager = True
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration:
+            exchange.eager = False
+            self.finish(None)
+            return None
+        except BaseException as exc:
+            exchange.eager = False
+            self.finish(self._eager_error(exc))
+            return None
+        exchange.eager = False
+        return Continuation(self, coro, yielded, context)
+
+    def _eager_error(self, exc: BaseException) -> BaseException:
+        if not isinstance(exc, Exception):  # as the loop runner does (A2W-ERR-08)
+            interrupted = AppInterrupted(f"the ASGI app raised {exc!r}")
+            interrupted.__cause__ = exc
+            return interrupted
+        text = str(exc).lower()
+        if any(marker in text for marker in _NO_LOOP):
+            logger.error(
+                "A2W-EAGER-01: with eager=True the ASGI app ran on the WSGI server's "
+                "thread and needed the event loop before its first await (%r); this "
+                "app needs eager=False (%s)",
+                exc,
+                see("A2W-EAGER-01"),
+            )
+        return exc
+
     async def _call(self) -> None:
         if self.double:
             await self.app(self.scope)(self.receive, self.response.send)
@@ -368,6 +460,82 @@ def _after_disconnect(exc: BaseException) -> bool:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+class _Resume:
+    """Awaitable that continues a coroutine suspended on T: it yields what the
+    coroutine yielded there to the loop's task runner, then forwards every
+    value, exception and close, as ``await`` would."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: object) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, value = self.coro, self.first
+        self.first = None
+        if value is HAND_OFF:
+            try:
+                value = coro.send(None)
+            except StopIteration:
+                return
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+class Continuation:
+    """The loop's half of an eagerly started request (A2W-EAGER-01): a
+    :class:`~._loop.Target` that resumes the app where T left it."""
+
+    __slots__ = ("context", "request", "resume", "started")
+
+    def __init__(
+        self,
+        request: Request,
+        coro: Coroutine[Any, Any, None],
+        first: object,
+        context: contextvars.Context,
+    ) -> None:
+        self.request = request
+        self.resume = _Resume(coro, first)
+        self.context = context
+        self.started = False
+
+    @property
+    def canceller(self) -> Callable[[], object] | None:
+        return self.request.exchange.canceller
+
+    @canceller.setter
+    def canceller(self, value: Callable[[], object] | None) -> None:
+        self.request.exchange.canceller = value
+
+    async def run(self) -> None:
+        self.started = True
+        await self.resume
+
+    def finish(self, exc: BaseException | None) -> None:
+        if not self.started:  # cancelled before it resumed: end the app here
+            try:
+                self.resume.coro.close()
+            except Exception:  # an app that awaits in its GeneratorExit handler
+                logger.exception("the ASGI app failed to close")
+        self.request.finish(exc)
 
 
 def _run_job(job: Callable[[], object], waiter: Waiter[Any]) -> None:

@@ -233,7 +233,7 @@ class Response:
                 self.sent += len(body)
                 self.out.put(body)
                 if more:
-                    await self.out.drain()
+                    await self.exchange.drain()
         if not more:
             self.complete()
 

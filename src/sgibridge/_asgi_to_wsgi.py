@@ -36,6 +36,14 @@ Each task runs in a copy of the calling thread's ``contextvars`` context
 (A2W-LOOP-05); a ``KeyboardInterrupt`` or ``SystemExit`` from the app ends
 only its own request (A2W-ERR-08).
 
+With ``eager=True`` (A2W-EAGER-01) T steps the app's coroutine itself first
+(:meth:`~._a2w_request.Request.run_here`): an app that answers without
+awaiting anything but ``receive()``/``send()`` is served with no hand-off at
+all; one that awaits something real moves to the loop at that await. Two
+hand-offs cost a small request more CPU than the app and the translation
+together (docs/benchmarks/issue14-a2w.md), but code that runs on T before
+the first real await has no running event loop, so it is opt-in.
+
 Lifespan (A2W-LIFE) is :class:`~._lifespan.LifespanClient`: it runs once per
 loop before the first request; ``shutdown()`` (alias ``close()``, the context
 manager, and an ``atexit`` hook) sends ``lifespan.shutdown`` and stops the
@@ -147,6 +155,14 @@ class ASGIToWSGI:
         or an aborted response when its first bytes already went out
         (A2W-TIME-01). ``None`` (the default) never cancels: a long poll or
         an event stream may legitimately run for ever.
+    :param eager: start each request on the WSGI server's thread and move it
+        to the loop only when the app first awaits something other than
+        ``receive()`` or ``send()`` (A2W-EAGER-01). An app that answers
+        without such an await is served with no thread hand-off. Only for
+        apps that need no running event loop before that first await: no
+        ``anyio``/``sniffio`` calls (Starlette's ``BaseHTTPMiddleware``,
+        sync endpoints run in a thread pool), no ``asyncio.get_running_loop``,
+        no trio calls. Not with ``request_timeout``.
     :param backend: ``"asyncio"`` (uvloop when installed) or ``"trio"``.
     :param backend_options: ``{"use_uvloop": False}`` uses the stock asyncio
         loop even when uvloop is installed.
@@ -165,6 +181,7 @@ class ASGIToWSGI:
         startup_timeout: float | None = 60.0,
         shutdown_timeout: float = 30.0,
         request_timeout: float | None = None,
+        eager: bool = False,
         backend: Literal["asyncio", "trio"] = "asyncio",
         backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -198,6 +215,14 @@ class ASGIToWSGI:
             raise ValueError(
                 f"request_timeout must be > 0 or None, got {request_timeout!r}"
             )
+        if not isinstance(eager, bool):
+            raise TypeError(f"eager must be True or False, got {eager!r}")
+        if eager and request_timeout is not None:
+            raise ValueError(
+                "A2W-EAGER-01: eager=True runs the app's first step on the WSGI "
+                "server's thread, where request_timeout cannot cancel it; got "
+                f"request_timeout={request_timeout!r} ({see('A2W-EAGER-01')})"
+            )
         if loop is not None and backend != "asyncio":
             raise ValueError(f"loop= needs backend='asyncio', got backend={backend!r}")
         options = dict(backend_options or {})
@@ -211,6 +236,7 @@ class ASGIToWSGI:
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.request_timeout = request_timeout
+        self.eager = eager
         self.backend = backend
         if asgi_version is None:  # A2W-APP-02, in asgiref's order
             self._double = _is_double_callable(app)
@@ -300,6 +326,13 @@ class ASGIToWSGI:
             ):
                 body.pending = body.read()  # A2W-RECV-04, on T
         self._registry.add(request)
+        if self.eager:  # A2W-EAGER-01
+            continuation = request.run_here()
+            if continuation is not None and not continuation.context.run(
+                rt.runner.spawn, continuation
+            ):
+                continuation.finish(_stopping())
+            return request.response.respond()
         if not rt.runner.spawn(request):
             self._registry.discard(request)
             return _canned(start_response, 503)
@@ -457,6 +490,16 @@ def _check_timeouts(**timeouts: float | None) -> None:
     for name, value in timeouts.items():
         if value is not None and not value >= 0:
             raise ValueError(f"{name} must be >= 0 or None, got {value!r}")
+
+
+def _stopping() -> BaseException:
+    """Why an eagerly started app could not move to the loop."""
+    from ._a2w_request import AppCancelled
+
+    return AppCancelled(
+        "A2W-LIFE-06: the event loop is shutting down; the ASGI app could not "
+        f"continue on it ({see('A2W-LIFE-06')})"
+    )
 
 
 def _canned(start_response: StartResponse, status: int) -> list[bytes]:

@@ -336,3 +336,45 @@ def test_SEC_10_200_mib_transfers_keep_memory_flat(
     print(f"RSS growth (MiB) on {deployment.config.id}: {growth}")
     assert all(value < 40 for value in growth.values()), growth
     deployment.assert_still_serving()
+
+
+# --- eager start -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_id", ["gunicorn-sync", "gunicorn-gthread"])
+def test_A2W_EAGER_01_eager_start_under_gunicorn(config_id: str) -> None:
+    """With ``eager=True`` a small answer never leaves Gunicorn's thread, a large one moves to
+    the loop and completes there, and an app that needs the loop first gets E500 with the rule
+    in the log; the workers keep serving."""
+    config = CONFIGS[config_id]
+    with (
+        serve(
+            "gunicorn",
+            "apps.a2w_eager:app",
+            worker_class=config.worker_class,
+            threads=config.threads,
+            workers=1,
+            env=SERVER_ENV,
+        ) as server,
+        httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http,
+    ):
+        pids = set(server.pids())
+        for _ in range(3):
+            hello = http.get("/hello")
+            assert hello.status_code == 200
+            assert hello.headers["x-started-on"] != "sgibridge-loop"
+            assert hello.text == "ended on " + hello.headers["x-started-on"]
+        api = http.get("/api")
+        assert api.status_code == 200
+        assert api.text not in ("", "sgibridge-loop")
+        big = http.get("/big")
+        assert big.status_code == 200
+        assert big.headers["x-started-on"] != "sgibridge-loop"
+        assert big.content.endswith(b"ended on sgibridge-loop")
+        assert len(big.content) == 48 * 65536 + len(b"ended on sgibridge-loop")
+        failed = http.get("/needs-loop")
+        assert failed.status_code == 500
+        assert http.get("/hello").status_code == 200
+        assert set(server.pids()) == pids
+        log = server.log()
+    assert "A2W-EAGER-01" in log
