@@ -136,9 +136,32 @@ closes the response, so the exception is not raised inside
 exception arrives before the result is returned would make these pass, at
 the price of the 500 the app's adapter already produced.
 """,
+        (("Flask", "*", r"DID NOT RAISE"),),
+    ),
+    Cause(
+        "a2w-app-exception-not-reraised",
+        "open",
+        """
+The test expects the ASGI app's exception to come out of Starlette's test
+client (`raise_server_exceptions=True`). Natively it does; behind
+`WSGIToASGI(ASGIToWSGI(app))` it is lost. For `test_wsgi_exc_info` the
+cause is isolated: an ASGI app that raises before `http.response.start`
+gets a 500 from ASGIToWSGI and the exception is only logged, never raised
+to the WSGI side (not from the call, the iteration or `close()`), so
+WSGIToASGI, in front, sees an ordinary 500. WSGIToASGI, in the same
+situation, re-raises after its 500 (W2A-ERR-01): the two directions differ,
+which issue 10 asks to make consistent. For the background task that fails
+after a complete, streamed response whose reader closes early
+(`test_closing_completed_response_waits_for_background_task`), the
+exception does not reach the test client either; not isolated further.
+""",
         (
-            ("Flask", "*", r"DID NOT RAISE"),
-            ("Starlette", "*", r"DID NOT RAISE <class 'RuntimeError'>"),
+            ("Starlette", "tests/middleware/test_wsgi.py::test_wsgi_exc_info*", ""),
+            (
+                "Starlette",
+                "tests/test_testclient.py::test_closing_completed_response_waits_for_background_task*",
+                r"DID NOT RAISE",
+            ),
         ),
     ),
     Cause(
