@@ -739,6 +739,30 @@ async def test_W2A_BODY_15_first_chunk_filling_content_length_leaves_whole() -> 
     assert result.body == b"Hello, world!" and short.closed == 1
 
 
+async def test_W2A_BODY_04_06_10_checks_hold_after_the_first_chunk() -> None:
+    """W2A-BODY-04/06/10: the chunks after the first one, which take a shorter
+    path to the response pipe, keep every check: a str aborts the response, a
+    bytearray is copied, Content-Length cuts, and HEAD sends no byte."""
+    bad = Closing([b"ok", b"more", "text", b"never"])
+    result = await run(WSGIToASGI(streaming(bad)))
+    assert isinstance(result.error, WSGIProtocolError)
+    assert "W2A-BODY-04" in str(result.error) and "str" in str(result.error)
+    assert not result.finished and bad.closed == 1
+
+    buffer = bytearray(b"array")
+    mixed = Closing([b"a", b"", buffer, memoryview(b"view")])
+    result = await run(WSGIToASGI(streaming(mixed)))
+    assert result.body == b"aarrayview" and result.finished and result.error is None
+
+    cut = Closing([b"abc", b"def", b"ghi", b"never"])
+    result = await run(WSGIToASGI(streaming(cut, headers=[("Content-Length", "7")])))
+    assert result.body == b"abcdefg" and result.finished and cut.closed == 1
+
+    head = Closing([b"abc", b"def", bytearray(b"ghi")])
+    result = await run(WSGIToASGI(streaming(head)), scope=make_scope(method="HEAD"))
+    assert result.body == b"" and result.finished and head.closed == 1
+
+
 async def test_W2A_BODY_07_short_body_aborts() -> None:
     """W2A-BODY-07: a body shorter than Content-Length never sends more_body=False;
     close() runs and the call raises so the server aborts."""

@@ -312,7 +312,8 @@ class Response:
         if type(result) is FileWrapper:
             result = _blocks(result)
         check = self.check_chunk
-        for item in result:
+        items = iter(result)
+        for item in items:
             chunk = check(item, "the iterable")
             if not chunk:
                 continue
@@ -326,8 +327,34 @@ class Response:
                 # response leaves in one piece, as a list's does (W2A-BODY-15).
                 return self._collect((chunk,))
             if self._emit(chunk):
-                break
+                return None
+            break
+        else:
+            return None  # only empty chunks, or none
+        if self.head or self.status == 204 or self.status == 304:
+            for item in items:  # the bytes are dropped, the checks still hold
+                chunk = check(item, "the iterable")
+                if chunk and self._emit(chunk):
+                    break
+            return None
+        self._stream(items)
         return None
+
+    def _stream(self, items: Iterator[object]) -> None:
+        """The rest of a streamed body, once the headers went out: the
+        per-chunk path of :meth:`_emit` without its per-call checks."""
+        write = self.pipe_out().write
+        length = self.length
+        check = self.check_chunk
+        for item in items:
+            chunk = item if type(item) is bytes else check(item, "the iterable")
+            if not chunk:
+                continue
+            if length is not None and len(chunk) >= length - self.sent:
+                self._emit(chunk)  # the cut at Content-Length (W2A-BODY-06)
+                return
+            self.sent += len(chunk)
+            write(chunk)
 
     def _collect(self, result: list[bytes] | tuple[bytes, ...]) -> Complete:
         chunks: list[bytes] = []
