@@ -130,7 +130,8 @@ class Call:
         self.pump: RequestPump | None = None
         self._send: Send | None = None
         self.method: str = environ["REQUEST_METHOD"]
-        self.path: str = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        self._script_name: str = environ.get("SCRIPT_NAME", "")
+        self._path_info: str = environ["PATH_INFO"]
         self.started_at = time.monotonic()
         self.submitted = False
         #: When the worker thread started the WSGI call, and its ident.
@@ -144,6 +145,11 @@ class Call:
         self._deadline: anyio.CancelScope | None = None
         if early_hints:
             environ["wsgi.early_hints"] = self._early_hints
+
+    @property
+    def path(self) -> str:
+        """The request's path, ``SCRIPT_NAME`` and ``PATH_INFO``, for logs and stats."""
+        return self._script_name + self._path_info
 
     def describe(self, now: float) -> dict[str, Any]:
         """What this call is doing, for ``WSGIToASGI.stats()`` (W2A-STAT-01)."""

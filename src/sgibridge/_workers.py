@@ -114,6 +114,8 @@ class WorkerPool:
     def saturation(self, threshold: float) -> float | None:
         """How long every thread has been busy with jobs waiting, once per
         such episode and only past ``threshold`` seconds; else ``None``."""
+        if self._saturated_since is None:  # the common case, read without the lock
+            return None
         with self._lock:
             since = self._saturated_since
             if since is None or since == self._warned_since:
