@@ -314,11 +314,20 @@ as Uvicorn and Gunicorn send.
         "request-header-joining",
         "right",
         """
-The client sends `x-token: foo` and `x-token: bar`. A WSGI environ has one
-`HTTP_X_TOKEN` key, so WSGIToASGI joins the field lines with `, ` (RFC 9110
-section 5.3, PEP 3333's CGI rules) and the app sees one header line.
+The client sends a header twice (`x-token: foo` and `x-token: bar`). A WSGI
+environ has one `HTTP_X_TOKEN` key, so WSGIToASGI joins the field lines
+with `, ` (RFC 9110 section 5.3, PEP 3333's CGI rules) and the app sees one
+header line; Falcon's `get_header()` of a joined line returns the whole
+line, where natively it returns the last field line.
 """,
-        (("Starlette", "*test_with_duplicate_headers*", ""),),
+        (
+            ("Starlette", "*test_with_duplicate_headers*", ""),
+            (
+                "Falcon",
+                "tests/test_headers.py::TestHeaders::test_request_multiple_header*",
+                "",
+            ),
+        ),
     ),
     Cause(
         "test-client-streaming-internals",
@@ -447,6 +456,26 @@ when the test iterates.
         ),
     ),
     Cause(
+        "falcon-asgi-stream-tell",
+        "open",
+        """
+After reading the whole request body, Falcon's ASGI request stream reports
+twice the body's length from `tell()` behind the pair (`2 == 1`,
+`1782 == 891`); the bytes the app read are right. A plain ASGI app that
+reads the same request through `WSGIToASGI(ASGIToWSGI(app))` gets one
+`http.request` with the body and nothing after it, so the doubling is in
+how Falcon's stream meets the messages the pair sends; not isolated
+further.
+""",
+        (
+            (
+                "Falcon",
+                "tests/asgi/test_request_body_asgi.py::TestRequestBody::*",
+                r"assert \d+ == \d+",
+            ),
+        ),
+    ),
+    Cause(
         "disconnect-after-request",
         "open",
         """
@@ -454,11 +483,14 @@ Falcon's one-shot `simulate_request` for an ASGI app sends
 `http.disconnect` as soon as the request body has been delivered
 (falcon/testing/client.py, `req_event_emitter.disconnect()` right after the
 request task starts), and still expects the whole response. WSGIToASGI
-reads on past the body, sees the disconnect and stops sending the
-response: the test gets the status and headers and an empty body (so
-`None` media, missing SSE events, and so on). With that one disconnect
+reads on past the body, sees the disconnect and stops the response: the
+test gets the status and headers and an empty body (so `None` media,
+missing SSE events, and so on), or, when the disconnect wins the race
+before `http.response.start`, nothing at all, which Falcon reports as
+`ConnectionError: An immediate disconnect was simulated`. With that one disconnect
 removed from Falcon's emitter, 63 of the 68 such failures in
-test_hello_asgi.py, test_utils.py and test_response_media_asgi.py pass.
+test_hello_asgi.py, test_utils.py and test_response_media_asgi.py passed
+(measured on an earlier tree, when this cause covered 370 tests).
 Natively, and through a2wsgi (whose WSGIMiddleware never reads past the
 body), the app's response arrives whole. A real client that has gone can
 read nothing either way, so this costs nothing on a server; the question
