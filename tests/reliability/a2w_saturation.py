@@ -9,7 +9,8 @@ three things:
   ``StreamingResponse`` of N MiB in 64 KiB chunks, with a Content-Length),
   ``POST /upload`` (``await request.body()``, answers its length) and
   ``/stats`` (:meth:`ASGIToWSGI.stats` as JSON, from a WSGI route in front).
-  Two environment variables configure it: ``A2W_SAT_REQUEST_TIMEOUT``
+  Environment variables configure it: ``A2W_SAT_BACKEND`` (the adapter's
+  ``backend``, ``asyncio`` by default), ``A2W_SAT_REQUEST_TIMEOUT``
   (seconds, the adapter's ``request_timeout``; off when unset) and
   ``A2W_SAT_SOCKET_TIMEOUT`` (seconds: a WSGI middleware in front sets this
   timeout on ``environ["gunicorn.socket"]``, so that Gunicorn's blocking
@@ -132,10 +133,14 @@ def _seconds(name: str) -> float | None:
     return float(value) if value else None
 
 
+_backend = os.environ.get("A2W_SAT_BACKEND", "asyncio")
+if _backend not in ("asyncio", "trio"):
+    raise ValueError(f"A2W_SAT_BACKEND must be asyncio or trio, got {_backend!r}")
 adapter = ASGIToWSGI(
     starlette_app,
     lifespan="off",
     request_timeout=_seconds("A2W_SAT_REQUEST_TIMEOUT"),
+    backend="trio" if _backend == "trio" else "asyncio",
 )
 _socket_timeout = _seconds("A2W_SAT_SOCKET_TIMEOUT")
 
@@ -271,13 +276,15 @@ class Config:
     socket_timeout: float | None = None
     #: nginx, with its default buffering, in front of the server.
     nginx: bool = False
+    #: The adapter's event loop.
+    backend: Literal["asyncio", "trio"] = "asyncio"
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[Server]:
         paths = [str(APPS_ROOT), str(TESTS_ROOT)]
         if os.environ.get("PYTHONPATH"):
             paths.append(os.environ["PYTHONPATH"])
-        env = {"PYTHONPATH": os.pathsep.join(paths)}
+        env = {"PYTHONPATH": os.pathsep.join(paths), "A2W_SAT_BACKEND": self.backend}
         if self.request_timeout is not None:
             env["A2W_SAT_REQUEST_TIMEOUT"] = str(self.request_timeout)
         if self.socket_timeout is not None:

@@ -102,6 +102,8 @@ ANSWERED = 20.0
 PINNED_WAIT = 8.0
 DOWNLOAD_MIB = 32
 PINNED_PATHS: dict[Scenario, str] = {"non-reading": "/big", "trickling": "/upload"}
+#: The adapter's loops, for the tests where request_timeout cancels the app.
+BACKENDS = ["asyncio", "trio"]
 
 
 def _paths_in_flight(port: int) -> list[str]:
@@ -124,8 +126,11 @@ def _pinned_then_freed(config: Config, scenario: Scenario) -> None:
         while path in (left := _paths_in_flight(running.port)):
             assert time.monotonic() < deadline, f"still in flight: {left}"
             time.sleep(0.1)
+        final = saturation.stats(running.port)
+        loops = {"asyncio": ("asyncio", "uvloop"), "trio": ("trio",)}
+        assert final["backend"] in loops[config.backend]
         if config.request_timeout is not None:
-            assert saturation.stats(running.port)["timeouts"] >= config.threads
+            assert final["timeouts"] >= config.threads
 
 
 def _answered(
@@ -155,19 +160,25 @@ def test_A2W_TIME_03_waitress_buffers_trickling_uploads_before_the_app() -> None
     assert now["requests"] == 1  # the fresh request only
 
 
-def test_A2W_TIME_03_request_timeout_cannot_free_a_gthread_reading_a_trickle() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_A2W_TIME_03_request_timeout_cannot_free_a_gthread_reading_a_trickle(
+    backend: str,
+) -> None:
     """A2W-TIME-03: under Gunicorn gthread the server's thread reads
     wsgi.input for the app, byte by byte, and request_timeout cannot interrupt
     it: eleven trickling uploads pin all ten threads until they leave."""
-    _pinned_then_freed(gthread(request_timeout=2.0), "trickling")
+    _pinned_then_freed(gthread(request_timeout=2.0, backend=backend), "trickling")
 
 
-def test_A2W_TIME_02_request_timeout_cannot_free_a_thread_blocked_writing() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_A2W_TIME_02_request_timeout_cannot_free_a_thread_blocked_writing(
+    backend: str,
+) -> None:
     """A2W-TIME-02: twelve clients that never read a download pin Gunicorn
     gthread's ten threads in the server's own socket write (a few MiB fill the
     kernel's buffers long before request_timeout fires); request_timeout
     cancels the apps, but the threads stay blocked until the clients leave."""
-    _pinned_then_freed(gthread(request_timeout=2.0), "non-reading")
+    _pinned_then_freed(gthread(request_timeout=2.0, backend=backend), "non-reading")
 
 
 def test_A2W_TIME_02_waitress_blocks_a_thread_past_its_output_watermark() -> None:
