@@ -7,6 +7,7 @@ import copy
 import importlib
 import inspect
 import io
+import itertools
 import logging
 import wsgiref.util
 from http import HTTPStatus
@@ -1269,6 +1270,9 @@ def test_W2A_ENV_04_query_string_not_bytes(query: Any) -> None:
         (("h\u20ac", 80), b"h:1", "http", ("localhost", "80")),
         (("a", 1, 2), b"h:1", "http", ("localhost", "80")),
         ("10.0.0.1:80", b"h:1", "http", ("localhost", "80")),
+        (iter(("example.com", 8080)), b"h:1", "http", ("example.com", "8080")),
+        ({"example.com": 1, "x": 2}, b"h:1", "http", ("localhost", "80")),
+        (8080, b"h:1", "http", ("localhost", "80")),
     ],
 )
 def test_W2A_ENV_05_server_name_port(
@@ -1305,10 +1309,18 @@ def test_W2A_ENV_05_unix_socket() -> None:
         (("h\xe9", 80), None),
         (("1.2.3.4",), None),
         ("1.2.3.4", None),
+        (b"1.2", None),
+        (1234, None),
+        ({"1.2.3.4": 80, "x": 1}, None),
+        (iter(["10.1.2.3", 4567]), ("10.1.2.3", "4567")),
+        ((part for part in ("::1", 80)), ("::1", "80")),
+        (iter(["1.2.3.4", 80, 1]), None),
+        (itertools.count(), None),
     ],
 )
 def test_W2A_ENV_06_remote_addr(client: Any, expected: tuple[str, str] | None) -> None:
-    """W2A-ENV-06: only a proper (str, int) client sets REMOTE_ADDR/REMOTE_PORT."""
+    """W2A-ENV-06: only a proper (str, int) client sets REMOTE_ADDR/REMOTE_PORT;
+    any non-string iterable of two is read like a tuple (ASGI types it as Iterable)."""
     environ = to_environ(client=client)
     if expected is None:
         assert "REMOTE_ADDR" not in environ

@@ -35,7 +35,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any, Literal, TextIO
 
 from ._canned import RequestRejected
@@ -176,16 +177,33 @@ def _parse_host(host: str | None, default_port: str) -> tuple[str, str]:
     return name or "localhost", port
 
 
+def _address(value: object) -> tuple[Any, ...] | list[Any] | None:
+    """W2A-ENV-05/06: a scope ``server``/``client`` as a sequence, or ``None``.
+
+    ASGI types both as an iterable of (host, port): a tuple or list is used as
+    it is; any other non-string iterable is read like a tuple, at most three
+    items of it, so an endless one cannot hang the request.
+    """
+    if isinstance(value, (tuple, list)):
+        return value
+    if value is None or isinstance(value, (str, bytes, bytearray, Mapping)):
+        return None
+    if isinstance(value, Iterable):
+        return tuple(islice(value, 3))
+    return None
+
+
 def _add_addresses(
     environ: dict[str, Any], scope: Mapping[str, Any], https: bool
 ) -> None:
     """W2A-ENV-05/06: the server's and the client's address keys."""
     default_port = "443" if https else "80"
-    server = scope.get("server")
+    raw_server = scope.get("server")
+    server = _address(raw_server)
     name_port = "localhost", default_port
-    if server is None:
+    if raw_server is None:
         name_port = _parse_host(environ.get("HTTP_HOST"), default_port)
-    elif isinstance(server, (tuple, list)) and len(server) == 2:
+    elif server is not None and len(server) == 2:
         name, port = server
         if port is None:  # a Unix socket
             name_port = _parse_host(environ.get("HTTP_HOST"), default_port)
@@ -199,8 +217,8 @@ def _add_addresses(
             name_port = name, str(port)
     # SERVER_NAME and SERVER_PORT are never empty (W2A-ENV-05).
     environ["SERVER_NAME"], environ["SERVER_PORT"] = name_port
-    client = scope.get("client")
-    if isinstance(client, (tuple, list)) and len(client) == 2:
+    client = _address(scope.get("client"))
+    if client is not None and len(client) == 2:
         host, port = client
         if (
             type(host) is str
