@@ -18,7 +18,7 @@ import werkzeug.datastructures
 
 from sgibridge import _environ_to_scope, _response_headers, _scope_to_environ
 from sgibridge._exceptions import ASGIProtocolError, SGIBridgeError, WSGIProtocolError
-from sgibridge._strings import CACHE_MAX
+from sgibridge._strings import CACHE_MAX, short
 from sgibridge._translate import (
     CANNED_BODIES,
     HOP_BY_HOP,
@@ -1857,14 +1857,31 @@ def test_A2W_RECV_01_body_length(
 
 
 @pytest.mark.parametrize(
-    "content_length", ["-1", "abc", "1.5", "5, 5", "\u0665", "1" * 5000, 5, "\u20ac"]
+    "content_length",
+    ["-1", "abc", "1.5", "5, 5", "\u0665", "1" * 5000, "\u20ac"]
+    + [-1, True, False, 5.0, 2**64, 10**5000],
+    ids=lambda value: short(value)[:20],
 )
 def test_A2W_RECV_02_invalid_length_400(content_length: Any) -> None:
-    """A2W-RECV-02: invalid CONTENT_LENGTH gives E400."""
+    """A2W-RECV-02: invalid CONTENT_LENGTH gives E400; a bool, a negative or a
+    huge int too."""
     with pytest.raises(RequestRejected) as info:
         request_body_length(make_environ(CONTENT_LENGTH=content_length))
     assert info.value.status == 400
     assert "A2W-RECV-02" in info.value.reason
+
+
+@pytest.mark.parametrize(("content_length", "expected"), [(5, 5), (0, 0)])
+def test_A2W_RECV_02_int_length_read_as_its_decimal_string(
+    content_length: int, expected: int
+) -> None:
+    """A2W-RECV-02 (amended): a non-negative int CONTENT_LENGTH, as Django's test
+    environs carry, is read as its decimal string, in the length and the scope."""
+    environ = make_environ(CONTENT_LENGTH=content_length)
+    assert request_body_length(environ) == expected
+    headers = environ_to_scope(environ)["headers"]
+    lengths = [value for name, value in headers if name == b"content-length"]
+    assert lengths == ([str(expected).encode()] if expected else [])
 
 
 # ---------------------------------------------------------------------------

@@ -113,6 +113,18 @@ def _port(value: object) -> int | None:
     return None
 
 
+def _length_text(value: object) -> object:
+    """A2W-RECV-02: a non-negative ``int`` CONTENT_LENGTH as its decimal string.
+
+    PEP 3333 says a string, but environs built by hand (Django's test suite)
+    carry ``len(body)``. ``bool`` is not a length, and an ``int`` of more than
+    64 bits is no real one: both stay as they are, to be refused.
+    """
+    if type(value) is int and 0 <= value and value.bit_length() <= 64:
+        return str(value)
+    return value
+
+
 def _scheme_from_https(https: object) -> str:
     """A2W-SCOPE-04: the scheme when ``wsgi.url_scheme`` is missing or empty."""
     return "https" if isinstance(https, str) and https.lower() in _HTTPS_ON else "http"
@@ -134,7 +146,7 @@ def _scope_headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
     ):
         value = environ.get(key)
         if value:
-            headers.append((name, _header_value(key, value)))
+            headers.append((name, _header_value(key, _length_text(value))))
     return headers
 
 
@@ -231,9 +243,10 @@ def request_body_length(environ: Mapping[str, Any]) -> int | None:
     :return: the ``CONTENT_LENGTH`` as an ``int``; ``None`` (read to EOF) when it
         is absent or ``""`` and ``wsgi.input_terminated`` is true; otherwise ``0``.
     :raises RequestRejected: 400 when ``CONTENT_LENGTH`` is not digits (after
-        stripping SP/HTAB), is negative, or is not a ``str``.
+        stripping SP/HTAB), is negative, or is neither a ``str`` nor a
+        non-negative ``int`` (not ``bool``).
     """
-    value = environ.get("CONTENT_LENGTH")
+    value = _length_text(environ.get("CONTENT_LENGTH"))
     if value is None or value == "":
         return None if environ.get("wsgi.input_terminated") else 0
     if isinstance(value, str):
