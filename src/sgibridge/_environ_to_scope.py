@@ -67,7 +67,7 @@ def _environ_bytes(key: str, value: object) -> bytes:
         ) from None
 
 
-def _header_value(key: str, value: str) -> bytes:
+def _header_value(key: str, value: object) -> bytes:
     data = _environ_bytes(key, value)
     if len(data.translate(None, CR_LF_NUL)) != len(data):
         raise RequestRejected(
