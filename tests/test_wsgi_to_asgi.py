@@ -192,6 +192,24 @@ async def test_W2A_ENV_16_file_wrapper_contract(tmp_path: Path) -> None:
     wrapper.close()
 
 
+async def test_W2A_ENV_16_file_wrapper_close_only_when_callable() -> None:
+    """W2A-ENV-16 (amended): close() calls filelike.close only when it is a method;
+    a stream with ``close = False`` (Falcon's test streams) is served whole."""
+
+    class Stream(io.BytesIO):
+        close = False  # type: ignore[assignment]
+
+    def app(environ: Environ, start_response: StartResponse) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](Stream(b"hello world"), 4)
+
+    result = await run(WSGIToASGI(app))
+    assert result.error is None
+    assert result.status == 200
+    assert result.body == b"hello world"
+    FileWrapper(Stream(b"")).close()
+
+
 async def test_W2A_BODY_14_pathsend_when_offered(tmp_path: Path) -> None:
     """DESIGN §2.6: a real file leaves as http.response.pathsend when the server
     offers it, and close() still runs."""

@@ -72,9 +72,12 @@ class FileWrapper:
             yield data
 
     def close(self) -> None:
-        """Close the file-like object, if it can be closed."""
+        """Close the file-like object, if it has a ``close()`` method (W2A-ENV-16).
+
+        An attribute that is not callable (``close = False``) is no method.
+        """
         close = getattr(self.filelike, "close", None)
-        if close is not None:
+        if callable(close):
             close()
 
 
