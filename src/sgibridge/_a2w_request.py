@@ -91,6 +91,7 @@ _NO_LOOP = (
     "not currently running on any asynchronous event loop",
     "must be called from async context",
     "no current event loop",
+    "is bound to a different event loop",
 )
 
 
