@@ -270,3 +270,61 @@ def test_A2W_EAGER_01_is_validated() -> None:
     with pytest.raises(ValueError, match="A2W-EAGER-01.*request_timeout=1"):
         ASGIToWSGI(app, eager=True, request_timeout=1)
     assert ASGIToWSGI(app).eager is False
+
+
+def test_A2W_EAGER_01_moved_app_is_cancelled_on_the_loop_by_close_timeout(
+    make: Callable[..., ASGIToWSGI],
+) -> None:
+    """After the move the app is an ordinary task: a server that closes the
+    response early gets close() back within close_timeout (A2W-ERR-07), and
+    the app sees the cancellation on the loop."""
+    ended: list[str] = []
+    sleeping = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        for _ in range(48):
+            await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
+        try:
+            sleeping.set()
+            await anyio.sleep_forever()
+        finally:
+            ended.append(threading.current_thread().name)
+
+    result, sr = start(make(app, close_timeout=0.2), make_environ(), validate=False)
+    chunks = iter(result)
+    for _ in range(48):
+        assert next(chunks) == CHUNK
+    assert sleeping.wait(5)
+    result.close()  # type: ignore[attr-defined]
+    assert sr.calls[-1][0] == "200 OK"
+    assert ended == ["sgibridge-loop"]
+
+
+def test_A2W_EAGER_01_app_that_cannot_move_is_closed_and_answered_with_e500(
+    make: Callable[..., ASGIToWSGI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop stopped accepting work between the step and the move: the
+    suspended app is closed (its finally runs) and the client gets E500."""
+    ended: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        try:
+            for _ in range(48):
+                await send(
+                    {"type": "http.response.body", "body": CHUNK, "more_body": True}
+                )
+        finally:
+            ended.append(True)
+        await send({"type": "http.response.body", "body": b""})
+
+    mw = make(app)
+    assert len(call(mw).body) == 48 * len(CHUNK)
+    assert ended == [True]
+    rt = mw._rt
+    assert rt is not None
+    monkeypatch.setattr(rt.runner, "spawn", lambda target: False)
+    response = call(mw, validate=False)
+    assert response.status.startswith("500")
+    assert ended == [True, True]
