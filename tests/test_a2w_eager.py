@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from sgibridge import ASGIToWSGI
-from test_asgi_to_wsgi import TEXT, call, start
+from test_asgi_to_wsgi import TEXT, call, start, wait_for
 from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 
 Message = dict[str, Any]
@@ -328,3 +328,41 @@ def test_A2W_EAGER_01_app_that_cannot_move_is_closed_and_answered_with_e500(
     response = call(mw, validate=False)
     assert response.status.startswith("500")
     assert ended == [True, True]
+
+
+def test_A2W_EAGER_01_a_request_is_freed_without_the_cyclic_gc(
+    make: Callable[..., ASGIToWSGI],
+) -> None:
+    """Neither a request answered on T nor one that moved to the loop is left
+    in a reference cycle (a cycle per request costs small requests CPU)."""
+    import gc
+
+    from sgibridge._a2w_request import Continuation, Request
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        count = 48 if scope["path"] == "/big" else 1
+        for _ in range(count):
+            await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
+        await send({"type": "http.response.body", "body": b"b"})
+
+    mw = make(app, chunk_size=4)
+    call(mw)  # the loop and its caches exist before the count
+    gc.collect()
+    gc.disable()
+    try:
+        for environ in (
+            make_environ(),
+            make_environ("POST", body=b"0123456789"),
+            make_environ(path="/big"),
+        ):
+            assert call(mw, environ).body.endswith(CHUNK + b"b")
+
+        def live() -> list[object]:
+            return [o for o in gc.get_objects() if type(o) in (Request, Continuation)]
+
+        wait_for(lambda: not live())
+    finally:
+        gc.enable()
