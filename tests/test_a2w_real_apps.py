@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import io
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -121,6 +122,49 @@ def test_A2W_EXT_01_relative_pathsend_is_the_working_directory(
         environ.pop("wsgi.file_wrapper", None)
     response = call(make(FileResponse("image.png")), environ, validate=False)
     assert (response.status, response.body) == ("200 OK", b"\x89PNG not really")
+
+
+@pytest.mark.parametrize("wrapper", [False, True], ids=["stream", "file_wrapper"])
+def test_A2W_EXT_01_relative_pathsend_resolved_on_the_wsgi_thread(
+    make: Callable[..., ASGIToWSGI],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wrapper: bool,
+) -> None:
+    """A relative path-send path is resolved where the file is opened, on the
+    WSGI server's thread: ``os.path.abspath()`` is a ``getcwd()`` system
+    call, which a blocking-call detector (Starlette's suite runs blockbuster)
+    fails on a running loop."""
+    (tmp_path / "image.png").write_bytes(b"\x89PNG not really")
+    monkeypatch.chdir(tmp_path)
+    threads: list[tuple[str, int]] = []
+    getcwd, abspath = os.getcwd, os.path.abspath
+
+    def recorded_getcwd() -> str:
+        threads.append(("getcwd", threading.get_ident()))
+        return getcwd()
+
+    def recorded_abspath(path: Any) -> Any:
+        threads.append(("abspath", threading.get_ident()))
+        return abspath(path)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": TEXT})
+        await send({"type": "http.response.pathsend", "path": "image.png"})
+
+    mw = make(app)
+    call(mw, validate=False)  # the loop is up before the calls are recorded
+    environ = make_environ()
+    if not wrapper:
+        environ.pop("wsgi.file_wrapper", None)
+    monkeypatch.setattr(os, "getcwd", recorded_getcwd)
+    monkeypatch.setattr(os.path, "abspath", recorded_abspath)
+    response = call(mw, environ, validate=False)
+    monkeypatch.undo()
+    assert (response.status, response.body) == ("200 OK", b"\x89PNG not really")
+    here = threading.get_ident()
+    assert threads, "the relative path was never resolved"
+    assert [name for name, ident in threads if ident != here] == []
 
 
 # --------------------------------------------------------------------------

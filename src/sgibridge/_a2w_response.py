@@ -266,8 +266,10 @@ class Response:
                 f"({see('A2W-EXT-01')})"
             )
         # A relative path (Starlette's FileResponse("image.png")) means the
-        # process's working directory, as it does to open().
-        self.path = os.path.abspath(path)
+        # process's working directory, as it does to open(). It is resolved
+        # where the file is opened, on T: os.path.abspath() is a getcwd()
+        # system call, which must not block the loop.
+        self.path = path
         self.ended = True
         self.complete()
 
@@ -392,6 +394,7 @@ class Response:
     def _file_response(self, path: str) -> Iterable[bytes]:
         """``http.response.pathsend``: the file is opened and read on T (A2W-EXT-01)."""
         try:
+            path = os.path.abspath(path)
             file = open(path, "rb")  # noqa: SIM115 - the result's close() closes it
         except OSError as exc:
             return self.fail(exc)
