@@ -122,7 +122,7 @@ of request context".
     ),
     Cause(
         "app-exception-seen-at-close",
-        "limit",
+        "open",
         """
 The test expects the exception its view raises (with `TESTING` or
 `PROPAGATE_EXCEPTIONS`, or a `KeyboardInterrupt`) to come out of
@@ -132,9 +132,11 @@ holds a complete 500, raises the app's exception from the result's
 `close()`, so that WSGI middleware sees it without the response being cut
 (issue 10). Werkzeug's test client keeps the result open until the test
 closes the response, so the exception is not raised inside
-`pytest.raises(...)`. Raising from ASGIToWSGI's `__call__` when the
-exception arrives before the result is returned would make these pass, at
-the price of the 500 the app's adapter already produced.
+`pytest.raises(...)`. a2wsgi's pair passes these: its ASGIMiddleware raises
+the app's exception from the WSGI call itself. Raising from ASGIToWSGI's
+`__call__` (or the first iteration) when the exception arrives before the
+result is handed to the server would make these pass too, at the price of
+the 500 the inner adapter already produced.
 """,
         (("Flask", "*", r"DID NOT RAISE"),),
     ),
@@ -166,13 +168,16 @@ exception does not reach the test client either; not isolated further.
     ),
     Cause(
         "request-body-read-ahead",
-        "limit",
+        "right",
         """
 Werkzeug's client follows a 308 redirect by sending the same `wsgi.input`
 object again. Natively Flask redirects before reading the form, so the
 stream is still unread; behind the pair the adapters read the request body
 ahead of the app (WSGIToASGI's request pump), so the redirected request
-finds it consumed and the view fails on the missing form field.
+finds it consumed and the view fails on the missing form field. a2wsgi,
+which reads only when the app asks, passes it. Reading ahead keeps the
+WSGI app's reads off the event loop's schedule; the cost falls only on a
+client that sends the same stream object twice.
 """,
         (("Flask", "tests/test_basic.py::test_routing_redirect_debugging", ""),),
     ),
@@ -596,7 +601,7 @@ This file is written by `make compat`; the causes below are kept in
 """
 
 COLUMNS = """
-Columns: *native* counts every test the suite ran; *counted* is the tests
+Columns: *native* counts every test the suite ran, less the skipped ones; *counted* is the tests
 that passed natively, less the excluded ones; *sent a request* is how many
 of those made at least one request through the wrapper (the others exercise
 the framework without its test client, and pass under any adapter); the

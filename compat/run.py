@@ -220,11 +220,14 @@ def _read(results: Path) -> dict[str, dict[str, object]]:
     return records
 
 
-def tally(run_: Run, tests: Sequence[str]) -> dict[str, int]:
-    """Passed, failed and hung among ``tests`` (a test not run is failed)."""
+def tally(run_: Run, tests: Sequence[str], skips: bool = False) -> dict[str, int]:
+    """Passed, failed and hung among ``tests``: a test not run is failed, and
+    so is a skipped one unless ``skips`` leaves skipped tests out."""
     counts = {"passed": 0, "failed": 0, "hung": 0}
     for test in tests:
         outcome = run_.outcome(test)
+        if skips and outcome in ("skipped", "xfailed"):
+            continue
         key = outcome if outcome in counts else "failed"
         counts[key] += 1
     return counts
@@ -309,7 +312,7 @@ def table(rows: Sequence[Row], adapters: Sequence[str]) -> str:
         cells = [
             f"{r.suite.name} {r.suite.version}",
             r.suite.sides,
-            cell(tally(r.native, every)),
+            cell(tally(r.native, every, skips=True)),
             str(len(r.counted)),
             str(r.through),
         ]
