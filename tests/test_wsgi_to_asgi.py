@@ -1430,3 +1430,81 @@ async def test_W2A_ENV_21_server_framing_stands_without_content_length() -> None
     result = await run(WSGIToASGI(app), scope, chunks=[b"abc", b"defg", b"h"])
     assert (result.status, result.body) == (200, b"abcdefgh")
     assert seen["length"] is None
+
+
+def _seeing_disconnect(app: Any, seen: threading.Event) -> Any:
+    """An ASGI wrapper that sets ``seen`` once ``receive()`` hands over a disconnect."""
+
+    async def wrapper(scope: Any, receive: Any, send: Any) -> None:
+        async def watched() -> Any:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                seen.set()
+            return message
+
+        await app(scope, watched, send)
+
+    return wrapper
+
+
+async def test_W2A_IN_14_response_handed_over_complete_is_sent_after_a_disconnect() -> (
+    None
+):
+    """W2A-IN-14 (amended): the client sends the whole request, then
+    http.disconnect at once (Falcon's simulate_request); the app, which starts
+    only after the disconnect was seen, hands over a one-chunk iterator: its
+    first chunk goes with the headers and the end of the body follows."""
+    seen = threading.Event()
+    calls: list[bytes] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        assert seen.wait(10)
+        calls.append(environ["wsgi.input"].read())
+        start_response("200 OK", TEXT)
+        return iter([b"the whole response"])
+
+    gone = anyio.Event()
+    gone.set()
+    result = await run(
+        _seeing_disconnect(WSGIToASGI(app), seen),
+        chunks=[b"", b"bo", b"dy"],
+        disconnect=gone,
+    )
+    assert result.error is None
+    assert calls == [b"body"]
+    assert result.status == 200
+    assert result.body == b"the whole response"
+    assert result.finished
+
+
+async def test_W2A_IN_14_stream_still_produced_ends_at_the_next_write() -> None:
+    """W2A-IN-14 (amended): a disconnect seen before the first chunk lets that
+    chunk go with the headers; the app's next chunk ends the stream (no final
+    message) and close() runs, so a stream to a client that left still ends."""
+    seen = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Closing:
+        assert seen.wait(10)
+        start_response("200 OK", TEXT)
+        return Closing([b"one", b"two", b"three"])
+
+    results: list[Closing] = []
+
+    def keep(environ: Environ, start_response: StartResponse) -> Closing:
+        result = app(environ, start_response)
+        results.append(result)
+        return result
+
+    gone = anyio.Event()
+    gone.set()
+    exchange = await run(
+        _seeing_disconnect(WSGIToASGI(keep), seen),
+        chunks=[b"", b"x"],
+        disconnect=gone,
+    )
+    assert exchange.error is None
+    assert exchange.status == 200
+    assert exchange.body == b"one"
+    assert not exchange.finished
+    (result,) = results
+    assert result.closed == 1

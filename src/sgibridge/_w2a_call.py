@@ -141,6 +141,9 @@ class Call:
         self.sending = False
         self._finished = False
         self._lost = False
+        #: The request ended before the app was due to run (disconnect mid-body,
+        #: timeout, cancellation): a queued call never starts it.
+        self._abandoned = False
         self._lock = threading.Lock()
         self._deadline: anyio.CancelScope | None = None
         if early_hints:
@@ -220,7 +223,7 @@ class Call:
                     await self._send_complete(send, answer)
                 elif answer is not None:
                     async with anyio.create_task_group() as tg:
-                        tg.start_soon(watch, receive, self.disconnect)
+                        tg.start_soon(watch, receive, self.left)
                         try:
                             await self._stream(send, answer)
                         except Exception as exc:
@@ -257,7 +260,17 @@ class Call:
                 await self.response.done.wait()
 
     def disconnect(self) -> None:
-        """The client is gone: the thread's next read or write raises."""
+        """The request ends early (the client left mid-body, a timeout, the
+        loop side failed): a call still queued never starts the app, and the
+        thread's next read or write raises."""
+        self._abandoned = True
+        self.left()
+
+    def left(self) -> None:
+        """The client left: the thread's next write raises, so a response that
+        is still being produced ends there. What the app hands over complete
+        (a list, a first chunk with the headers, the end of the body) is still
+        sent (W2A-IN-14). After a whole request the app runs even if queued."""
         response = self.response
         # Set the flag before looking for the pipe: the thread makes the pipe
         # and then checks the flag, so one of the two sides always aborts it.
@@ -294,6 +307,14 @@ class Call:
             )
             if self.pump is not None:
                 self.pump.response_started()
+            if answer.first:
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": answer.first,
+                        "more_body": True,
+                    }
+                )
             read = answer.out.read
             while True:
                 try:
@@ -413,7 +434,7 @@ class Call:
         response = self.response
         self.thread = threading.get_ident()
         self.thread_started_at = time.monotonic()
-        if response.disconnected:  # gone (or timed out) while queued
+        if self._abandoned:  # gone mid-request (or timed out) while queued
             response.start.set_threadsafe(None)
             self._finish()
             return

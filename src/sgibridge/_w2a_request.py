@@ -56,7 +56,10 @@ class RequestPump:
 
     :param pipe: the pipe that ``wsgi.input`` reads from.
     :param buffer_size: the pipe's high watermark.
-    :param gone: called on the loop when the client left.
+    :param gone: called on the loop when the request ends before its body did
+        (the client left, ``receive()`` failed, ``body_timeout``).
+    :param left: called on the loop when the client left after the whole
+        body arrived (W2A-IN-14); ``gone`` when not given.
     :param body_timeout: seconds a ``receive()`` for more body may take before
         the request ends as a disconnect (W2A-TIME-02); ``None`` for no limit.
     :param timed_out: called when ``body_timeout`` fired.
@@ -68,12 +71,14 @@ class RequestPump:
         buffer_size: int,
         gone: Callable[[], None],
         *,
+        left: Callable[[], None] | None = None,
         body_timeout: float | None = None,
         timed_out: Callable[[], None] | None = None,
     ) -> None:
         self.pipe = pipe
         self.buffer_size = buffer_size
         self.gone = gone
+        self.left = gone if left is None else left
         self.body_timeout = body_timeout
         self.timed_out = timed_out
         #: Set once http.response.start of a streamed response went out.
@@ -91,7 +96,7 @@ class RequestPump:
         """Feed the request body ahead of the reader, then watch for a disconnect."""
         try:
             if await self._feed(receive, expect):
-                await watch(receive, self.gone)
+                await watch(receive, self.left)
         except Exception as exc:  # receive() itself failed: treat the client as gone
             logger.debug("receive() raised while reading the request body: %r", exc)
             self.gone()

@@ -8,10 +8,10 @@ start_response() Callable, §Buffering and Streaming):
 - :class:`Complete`: the whole response is known (a list or tuple result, an
   empty body, an error before headers, a ``pathsend`` file); the loop sends
   it and the thread is done. A small request costs one hand-off each way.
-- :class:`Streaming`: headers are ready and the first non-empty chunk is in a
-  :class:`~._body.ThreadToLoop` pipe (headers wait for it, W2A-SR-06); the
-  loop sends what the pipe yields while the thread keeps iterating, blocked
-  only above the high watermark (W2A-BODY-02).
+- :class:`Streaming`: headers are ready with the first non-empty chunk
+  (headers wait for it, W2A-SR-06); the loop sends it, then what a
+  :class:`~._body.ThreadToLoop` pipe yields while the thread keeps iterating,
+  blocked only above the high watermark (W2A-BODY-02).
 
 It knows nothing of the request body or of ``receive()``: the only thing it
 learns from the loop is :attr:`Response.disconnected`, set when the client
@@ -105,16 +105,27 @@ class Complete:
 
 
 class Streaming:
-    """Headers are ready; the body follows through the response pipe."""
+    """Headers are ready, with the body's first chunk; the rest follows
+    through the response pipe.
 
-    __slots__ = ("headers", "out", "status")
+    ``first`` travels with the headers, outside the pipe, so a disconnect seen
+    before it cannot stop it: the app handed it over with the headers
+    (W2A-IN-14). ``b""`` when the body starts in the pipe (``write()``).
+    """
+
+    __slots__ = ("first", "headers", "out", "status")
 
     def __init__(
-        self, status: int, headers: list[tuple[bytes, bytes]], out: ThreadToLoop
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        out: ThreadToLoop,
+        first: bytes = b"",
     ) -> None:
         self.status = status
         self.headers = headers
         self.out = out
+        self.first = first
 
 
 class StreamAborted(Exception):
@@ -421,10 +432,13 @@ class Response:
             room = length - self.sent
             if len(chunk) >= room:
                 chunk = chunk[:room]
-        if not self.headers_sent:
-            self._send_headers()
         self.sent += len(chunk)
-        if not self.head and self.status != 204 and self.status != 304:
+        body = not self.head and self.status != 204 and self.status != 304
+        if not self.headers_sent:
+            # The first chunk goes with the headers, past any disconnect
+            # already seen; the app's next write is where one stops it.
+            self._send_headers(chunk if body else b"")
+        elif body:
             self.pipe_out().write(chunk)
         return length is not None and self.sent >= length
 
@@ -434,7 +448,7 @@ class Response:
         assert out is not None
         return out
 
-    def _send_headers(self) -> None:
+    def _send_headers(self, first: bytes = b"") -> None:
         self.headers_sent = True
         headers = self.headers
         if self.status == 204:
@@ -445,7 +459,7 @@ class Response:
         # the flag after making the pipe means one of the two always aborts it.
         if self.disconnected:
             out.abort(ClientDisconnected("the client disconnected before the response"))
-        self.start.set_threadsafe(Streaming(self.status, headers, out))
+        self.start.set_threadsafe(Streaming(self.status, headers, out, first))
 
     # -- endings -----------------------------------------------------------
 

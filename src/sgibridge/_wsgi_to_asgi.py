@@ -24,12 +24,13 @@ One HTTP request goes like this:
      an empty body, an error before headers, a ``pathsend`` file). The loop
      sends ``http.response.start`` and the body; the thread is finished. A
      small request thus costs one hand-off into the thread and one back.
-   - ``Streaming``: headers are ready and the first non-empty chunk is
-     already in a :class:`~._body.ThreadToLoop` pipe (PEP 3333 §The
-     start_response() Callable: headers wait for the first non-empty chunk,
-     W2A-SR-06). The loop sends what the pipe yields while the thread keeps
+   - ``Streaming``: headers are ready and come with the first non-empty
+     chunk (PEP 3333 §The start_response() Callable: headers wait for it,
+     W2A-SR-06). The loop sends them, then what a
+     :class:`~._body.ThreadToLoop` pipe yields while the thread keeps
      iterating, blocked only above the high watermark (W2A-BODY-02), and a
-     watcher task turns ``http.disconnect`` into an abort (W2A-ERR-07).
+     watcher task turns ``http.disconnect`` into an abort of the app's next
+     write (W2A-ERR-07, W2A-IN-14).
    - ``None``: the client is gone; nothing is sent.
 
 5. Whatever ends the request early (client disconnect, ``send()`` raising,
@@ -314,6 +315,7 @@ class WSGIToASGI:
                 pipe,
                 self.buffer_size,
                 call.disconnect,
+                left=call.left,
                 body_timeout=self.limits.body_timeout,
                 timed_out=call.body_timed_out,
             )
