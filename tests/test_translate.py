@@ -1499,16 +1499,40 @@ def test_W2A_ENV_11_url_scheme(scheme: Any, expected: str, https: str | None) ->
     assert environ.get("HTTPS") == https
 
 
+def test_W2A_ENV_17_scope_headers_readable_but_their_values_hidden_from_repr() -> None:
+    """W2A-ENV-17 (amended): asgi.scope["headers"] reads like the scope's list,
+    but repr() of the environ (Django's debug page) shows no header value."""
+    headers = [(b"cookie", b"sessionid=s3cr3t"), (b"secret-header", b"t0ps3cr3t")]
+    scope = make_scope(headers=headers)
+    environ = scope_to_environ(scope, TEMPLATE)
+    view = environ["asgi.scope"]["headers"]
+    assert list(view) == headers and view == headers and view[1] == headers[1]
+    assert (
+        len(view) == 2
+        and view == scope_to_environ(scope, TEMPLATE)["asgi.scope"]["headers"]
+    )
+    assert view != "cookie" and not isinstance(view, (list, tuple))
+    with pytest.raises(TypeError):
+        hash(view)
+    shown = repr(environ["asgi.scope"])
+    assert "s3cr3t" not in shown and "t0ps3cr3t" not in shown
+    assert "b'cookie'" in shown and "b'secret-header'" in shown
+    assert "values hidden" in repr(_scope_to_environ.ScopeHeaders([b"x", ()]))
+    assert scope["headers"] == headers  # CORE-STR-04: the scope is untouched
+
+
 def test_W2A_ENV_11_scheme_not_str() -> None:
     with pytest.raises(ASGIProtocolError, match="W2A-ENV-11"):
         to_environ(scheme=b"https")
 
 
 def test_W2A_ENV_17_scope_software_raw_uri() -> None:
-    """W2A-ENV-17: asgi.scope is the scope itself; SERVER_SOFTWARE; RAW_URI."""
+    """W2A-ENV-17: asgi.scope is a view of the scope; SERVER_SOFTWARE; RAW_URI."""
     scope = make_scope(path="/a%2Fb", raw_path=b"/a%252Fb", query_string=b"x=1")
     environ = scope_to_environ(scope, TEMPLATE)
-    assert environ["asgi.scope"] is scope
+    view = environ["asgi.scope"]
+    assert view == scope and view is not scope
+    assert all(view[key] is scope[key] for key in scope if key != "headers")
     assert environ["SERVER_SOFTWARE"] == f"sgibridge/{__version__}"
     assert environ["RAW_URI"] == "/a%252Fb?x=1"
 

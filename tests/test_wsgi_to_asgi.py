@@ -245,7 +245,7 @@ async def test_W2A_ENV_19_new_environ_per_request() -> None:
     await run(mw, scope)
     await run(mw, make_scope(path="/two"))
     assert "X_MUTATED" not in seen[1] and seen[1]["PATH_INFO"] == "/two"
-    assert scope["path"] == "/one" and seen[0]["asgi.scope"] is scope
+    assert scope["path"] == "/one" and seen[0]["asgi.scope"] == scope
 
 
 async def test_W2A_ENV_20_early_hints() -> None:

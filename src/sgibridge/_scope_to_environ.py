@@ -29,14 +29,15 @@
 #   refused (W2A-ENV-21): the app reads to EOF and sees no length that could
 #   contradict the body.
 #
-# The scope is never modified (CORE-STR-04); `asgi.scope` is the scope itself.
+# The scope is never modified (CORE-STR-04); `asgi.scope` is a shallow copy of it
+# whose `headers` hide their values from repr() (W2A-ENV-17): error pages print
+# the environ, and only key names tell them what to mask.
 """ASGI scope to WSGI environ (docs/behaviour.md §2.2)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from itertools import islice
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TextIO
 
 from ._canned import RequestRejected
@@ -177,6 +178,49 @@ def _parse_host(host: str | None, default_port: str) -> tuple[str, str]:
     return name or "localhost", port
 
 
+class ScopeHeaders(Sequence[Any]):
+    """``asgi.scope["headers"]`` (W2A-ENV-17): the scope's header list, read
+    through, whose ``repr()`` names the headers but not their values.
+
+    Debug pages print every environ value and mask secrets by key name only
+    (``HTTP_COOKIE``); the same cookie in ``asgi.scope`` must not show there.
+    Not a ``list`` or ``tuple``, so such pages do not rebuild it item by item.
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Sequence[Any]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._headers[index]
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._headers)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ScopeHeaders):
+            other = other._headers
+        if isinstance(other, (list, tuple)):
+            return list(self._headers) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        names = ", ".join(short(_header_name(item)) for item in self._headers)
+        return f"ScopeHeaders([{names}], values hidden)"
+
+
+def _header_name(item: object) -> object:
+    if isinstance(item, (tuple, list)) and item:
+        return item[0]
+    return "?"
+
+
 def _address(value: object) -> tuple[Any, ...] | list[Any] | None:
     """W2A-ENV-05/06: a scope ``server``/``client`` as a sequence, or ``None``.
 
@@ -188,9 +232,14 @@ def _address(value: object) -> tuple[Any, ...] | list[Any] | None:
         return value
     if value is None or isinstance(value, (str, bytes, bytearray, Mapping)):
         return None
-    if isinstance(value, Iterable):
-        return tuple(islice(value, 3))
-    return None
+    if not isinstance(value, Iterable):
+        return None
+    items: list[Any] = []
+    for item in value:
+        items.append(item)
+        if len(items) == 3:
+            break
+    return tuple(items)
 
 
 def _add_addresses(
@@ -397,8 +446,9 @@ def scope_to_environ(
 
     Implements W2A-ENV-01..11 and 17..19 with CORE-HDR-01..06/12 and
     CORE-PATH-*. Every key is set except ``wsgi.input`` and
-    ``wsgi.early_hints``, which the adapter adds. ``asgi.scope`` is ``scope``
-    itself; the scope is never modified.
+    ``wsgi.early_hints``, which the adapter adds. ``asgi.scope`` is a shallow
+    copy of ``scope`` with its ``headers`` in a :class:`ScopeHeaders`; the scope
+    is never modified.
 
     :param scope: the ASGI ``http`` connection scope.
     :param template: from :func:`environ_template`; copied, never modified.
@@ -464,5 +514,8 @@ def scope_to_environ(
     _add_addresses(environ, scope, https)
     environ["SERVER_PROTOCOL"] = server_protocol(scope.get("http_version"))
 
-    environ["asgi.scope"] = scope
+    view = dict(scope)
+    if "headers" in view:
+        view["headers"] = ScopeHeaders(view["headers"])
+    environ["asgi.scope"] = view
     return environ
