@@ -380,11 +380,13 @@ class WSGIToASGI:
                 hooks, phase = self.on_startup, "startup"
             elif kind == "lifespan.shutdown":
                 hooks, phase = self.on_shutdown, "shutdown"
-            else:
-                raise ASGIProtocolError(
-                    f"W2A-LIFE-04: expected 'lifespan.startup' or 'lifespan.shutdown', "
-                    f"got {kind!r} ({see('W2A-LIFE-04')})"
+            else:  # W2A-LIFE-04: a message no spec defines is passed over
+                logger.debug(
+                    "W2A-LIFE-04: ignoring lifespan message %r (%s)",
+                    kind,
+                    see("W2A-LIFE-04"),
                 )
+                continue
             try:
                 for hook in hooks:
                     await anyio.to_thread.run_sync(hook)
