@@ -488,20 +488,21 @@ Falcon's one-shot `simulate_request` for an ASGI app sends
 `http.disconnect` as soon as the request body has been delivered
 (falcon/testing/client.py, `req_event_emitter.disconnect()` right after the
 request task starts), and still expects the whole response. WSGIToASGI
-reads on past the body, sees the disconnect and stops the response: the
-test gets the status and headers and an empty body (so `None` media,
-missing SSE events, and so on), or, when the disconnect wins the race
-before `http.response.start`, nothing at all, which Falcon reports as
-`ConnectionError: An immediate disconnect was simulated`. With that one disconnect
-removed from Falcon's emitter, 63 of the 68 such failures in
-test_hello_asgi.py, test_utils.py and test_response_media_asgi.py passed
-(measured on an earlier tree, when this cause covered 370 tests).
-Natively, and through a2wsgi (whose WSGIMiddleware never reads past the
-body), the app's response arrives whole. A real client that has gone can
-read nothing either way, so this costs nothing on a server; the question
-for WSGIToASGI is whether a disconnect seen by its read-ahead should end a
-response whose body the app is still producing, or only a failing
-`send()` should.
+now sends what the app hands over complete even after a disconnect (a
+list, a first chunk that fills `Content-Length`, a stream's first chunk,
+which leaves with the headers, and the end of a body), and a client that
+leaves after its whole request no longer keeps a queued call from
+starting (W2A-IN-14 as amended); this took the cause from 48 tests to 1.
+What remains is the rule's other half: a disconnect ends a response still
+being produced at the app's next write, so that streams to a client that
+left end (issue 13 §1). `test_hello_asgi.py::test_filelike_closing_aiofiles`
+streams an 8 to 16 KiB file that Falcon reads in 8 KiB blocks through
+aiofiles, one thread hop each; ASGIToWSGI hands the first block to
+WSGIToASGI alone, it goes out with the headers, and the second block is
+the app's next write after the disconnect, so the test gets the first
+8 KiB only. Natively, and through a2wsgi (whose WSGIMiddleware never reads
+past the body), the whole file arrives. A real client that has gone reads
+nothing either way.
 """,
         (
             ("Falcon", "tests/asgi/*", ""),
