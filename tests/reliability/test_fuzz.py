@@ -188,7 +188,7 @@ def test_fuzz_scope_to_environ(
         assert str(exc)  # errors name the rule
     else:
         TARGET._check_environ(environ)
-        assert environ["asgi.scope"] is scope
+        assert environ["asgi.scope"] == scope
     assert repr(scope) == snapshot, "CORE-STR-04: the scope was changed"
 
 
