@@ -6,7 +6,7 @@ Theory of operation
 Both adapters move request and response bodies between a *thread* (the WSGI
 side: a worker thread in WSGIToASGI, the server's thread in ASGIToWSGI) and a
 *task on an event loop* (the ASGI side). This module owns that hand-off, and
-nothing about HTTP (DESIGN §4):
+nothing about HTTP (docs/architecture.md, the buffer's contract):
 
 - :class:`ThreadToLoop` carries bytes written on a thread to a task that reads
   them on the loop (WSGIToASGI's response body).
@@ -14,7 +14,7 @@ nothing about HTTP (DESIGN §4):
   them (WSGIToASGI's request body, ASGIToWSGI's response body). The loop can
   also post small *jobs* that the thread runs while it waits, which is how
   ASGIToWSGI gets ``wsgi.input`` reads and ``start_response`` onto the WSGI
-  thread (CONFORMANCE A2W-RECV-05, A2W-SEND-03).
+  thread (A2W-RECV-05, A2W-SEND-03).
 - :class:`InputStream` is ``wsgi.input`` (PEP 3333 §Input and Error Streams)
   on top of a :class:`LoopToThread`, or of the first body message alone.
 
@@ -47,7 +47,7 @@ The contract, which the tests in ``tests/test_body.py`` hold:
 4. **Reads of any shape are O(bytes).** :class:`InputStream` keeps one current
    chunk and an offset; ``read(n)``, ``readline()`` and iteration slice from
    it and never rescan or re-join what they already returned
-   (CONFORMANCE W2A-IN-10). A read that spans chunks copies each byte once:
+   (W2A-IN-10). A read that spans chunks copies each byte once:
    the pieces are memoryviews, joined into the one ``bytes`` it returns.
 
 The loop side is backend-neutral: :class:`LoopBridge` is captured on the
@@ -76,7 +76,7 @@ __all__ = (
     "Waiter",
 )
 
-#: Unread bytes above which a producer waits. DESIGN §4 suggested 64-256 KiB;
+#: Unread bytes above which a producer waits. The first design suggested 64-256 KiB;
 #: measured here (benchmarks/, in-process, 10 MiB in 64 KiB chunks), the cost
 #: of a stream is its wake-ups, not its bytes: 256 KiB made a download 1.9x and
 #: an upload 1.3x slower than an unbounded queue, 1 MiB made both faster than
@@ -521,7 +521,7 @@ class LoopToThread(_Pipe):
         """End abnormally: :meth:`take` raises ``exc`` after the bytes. Once
         :meth:`close` declared the end, the bytes are complete and this does
         nothing: a request body that fully arrived is never turned into an
-        error by a disconnect that came after it (CONFORMANCE W2A-IN-08)."""
+        error by a disconnect that came after it (W2A-IN-08)."""
         with self._lock:
             if self._closed:
                 return
@@ -624,7 +624,7 @@ class InputStream:
     :param source: the pipe that the rest of the body arrives through, or
         ``None`` when ``initial`` is the whole body.
     :param length: the valid ``CONTENT_LENGTH``; no byte past it is ever
-        returned (CONFORMANCE W2A-IN-07).
+        returned (W2A-IN-07).
     :param max_size: raise :class:`BodyTooLarge` once more than this many
         bytes arrived.
     """
@@ -710,7 +710,7 @@ class InputStream:
 
     def read(self, size: int | None = -1) -> bytes:
         """Read ``size`` bytes, or to EOF when ``size`` is ``None`` or
-        negative (CONFORMANCE W2A-IN-03)."""
+        negative (W2A-IN-03)."""
         # Pieces of chunks are memoryviews, so that a read spanning chunks
         # copies each byte once, in the join, and never slices first.
         parts: list[bytes | memoryview]
@@ -745,7 +745,7 @@ class InputStream:
 
     def readline(self, size: int | None = -1) -> bytes:
         """Read one line, including its ``b"\\n"``, at most ``size`` bytes when
-        ``size`` is not negative (CONFORMANCE W2A-IN-04)."""
+        ``size`` is not negative (W2A-IN-04)."""
         limit = -1 if size is None else size
         if limit == 0:
             return b""
@@ -773,7 +773,7 @@ class InputStream:
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         """Read lines until EOF, or until their total size reaches ``hint``
-        bytes when ``hint`` is positive (CONFORMANCE W2A-IN-05)."""
+        bytes when ``hint`` is positive (W2A-IN-05)."""
         lines: list[bytes] = []
         total = 0
         limit = -1 if hint is None else hint
@@ -785,13 +785,13 @@ class InputStream:
         return lines
 
     def __iter__(self) -> Iterator[bytes]:
-        """Yield lines until EOF (CONFORMANCE W2A-IN-06)."""
+        """Yield lines until EOF (W2A-IN-06)."""
         while line := self.readline():
             yield line
 
     def readable(self) -> bool:
-        """Always ``True`` (CONFORMANCE W2A-IN-11)."""
+        """Always ``True`` (W2A-IN-11)."""
         return True
 
     def close(self) -> None:
-        """Does nothing: the adapter owns the stream (CONFORMANCE W2A-IN-11)."""
+        """Does nothing: the adapter owns the stream (W2A-IN-11)."""
