@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from sgibridge import ASGIToWSGI
-from test_asgi_to_wsgi import TEXT, call, start, wait_for
+from sgibridge._loop import AppInterrupted
+from test_asgi_to_wsgi import TEXT, call, call_reraised, start, wait_for
 from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 
 Message = dict[str, Any]
@@ -206,8 +207,9 @@ def test_A2W_EAGER_01_app_that_needs_the_loop_first_gets_e500_and_a_clear_log(
         await send({"type": "http.response.body", "body": b"never"})
 
     with caplog.at_level(logging.ERROR, logger="sgibridge"):
-        response = call(make(app))
+        response, raised = call_reraised(make(app))
     assert response.status.startswith("500")
+    assert "event loop" in str(raised)  # then raised from close(): A2W-ERR-01
     assert "A2W-EAGER-01" in caplog.text
     assert "docs/behaviour.md#a2w-eager-01" in caplog.text
 
@@ -257,7 +259,10 @@ def test_A2W_EAGER_01_keyboard_interrupt_ends_only_its_own_request(
         await send({"type": "http.response.body", "body": b"next"})
 
     mw = make(app)
-    assert call(mw).status.startswith("500")
+    response, raised = call_reraised(mw)  # A2W-ERR-01: E500, then close() raises
+    assert response.status.startswith("500")
+    assert isinstance(raised, AppInterrupted)
+    assert isinstance(raised.__cause__, KeyboardInterrupt)
     assert call(mw).body == b"next"
 
 

@@ -938,6 +938,29 @@ def assert_e500(response: Response) -> None:
     assert response.header("content-type") == "text/plain; charset=utf-8"
 
 
+def call_reraised(
+    mw: Any, environ: dict[str, Any] | None = None, *, validate: bool = True
+) -> tuple[Response, BaseException]:
+    """One request whose app raised before its first byte (A2W-ERR-01): the
+    E500 comes out whole, then the result's ``close()`` raises the app's
+    exception; both are returned."""
+    result, sr = start(mw, environ or make_environ(), validate=validate)
+    body = b"".join(result)
+    with pytest.raises(Exception) as raised:
+        result.close()  # type: ignore[attr-defined]
+    status, headers, _ = sr.calls[-1]
+    return Response(status, headers, body, sr.calls, sr.threads[-1]), raised.value
+
+
+def assert_e500_reraised(mw: Any, seen: list[BaseException]) -> Response:
+    """E500, then ``close()`` raises the error the app saw and raised
+    (A2W-ERR-01)."""
+    response, raised = call_reraised(mw)
+    assert_e500(response)
+    assert seen and raised is seen[-1]
+    return response
+
+
 def test_A2W_SEND_01_first_message_must_be_start(
     make: Callable[..., ASGIToWSGI],
 ) -> None:
@@ -951,8 +974,7 @@ def test_A2W_SEND_01_first_message_must_be_start(
         async def body(send: Send, kind: str = kind) -> None:
             await send({"type": kind, "body": b"x", "path": "/etc/hostname"})
 
-        response = call(make(errors_into(body, seen)))
-        assert_e500(response)
+        response = assert_e500_reraised(make(errors_into(body, seen)), seen)
         assert len(seen) == 1 and "A2W-SEND-01" in str(seen[0])
         assert len(response.calls) == 1
 
@@ -977,9 +999,8 @@ def test_A2W_SEND_02_bad_start_raises_and_start_response_not_called(
     async def body(send: Send) -> None:
         await send({"type": "http.response.start", **message})
 
-    response = call(make(errors_into(body, seen)))
+    response = assert_e500_reraised(make(errors_into(body, seen)), seen)
     assert len(seen) == 1
-    assert_e500(response)
     assert len(response.calls) == 1  # only the E500
 
 
@@ -1025,7 +1046,7 @@ def test_A2W_SEND_05_second_start_raises(make: Callable[..., ASGIToWSGI]) -> Non
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
 
-    assert_e500(call(make(errors_into(body, seen))))
+    assert_e500_reraised(make(errors_into(body, seen)), seen)
     assert "A2W-SEND-05" in str(seen[0])
 
 
@@ -1037,7 +1058,7 @@ def test_A2W_SEND_06_body_type(make: Callable[..., ASGIToWSGI]) -> None:
             await send({"type": "http.response.start", "status": 200, "headers": TEXT})
             await send({"type": "http.response.body", "body": bad})
 
-        assert_e500(call(make(errors_into(body, seen))))
+        assert_e500_reraised(make(errors_into(body, seen)), seen)
         assert "A2W-SEND-06" in str(seen[0])
 
     async def missing(scope: Scope, receive: Receive, send: Send) -> None:
@@ -1138,7 +1159,7 @@ def test_A2W_SEND_09_unknown_type_raises_extra_keys_ignored(
         )
         await send({"type": "http.response.bogus"})
 
-    assert_e500(call(make(errors_into(body, seen))))
+    assert_e500_reraised(make(errors_into(body, seen)), seen)
     assert "A2W-SEND-09" in str(seen[0])
 
     async def extra(scope: Scope, receive: Receive, send: Send) -> None:
@@ -1396,7 +1417,7 @@ def test_A2W_EXT_03_zerocopysend_not_advertised(
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
         await send({"type": "http.response.zerocopysend", "file": 0})
 
-    assert_e500(call(make(errors_into(body, seen))))
+    assert_e500_reraised(make(errors_into(body, seen)), seen)
     assert len(seen) == 1
 
 
@@ -1434,7 +1455,7 @@ def test_A2W_EXT_05_websocket_messages_raise(
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
         await send({"type": kind, "path": "/x", "headers": []})
 
-    assert_e500(call(make(errors_into(body, seen))))
+    assert_e500_reraised(make(errors_into(body, seen)), seen)
     assert "A2W-EXT-05" in str(seen[0])
 
 
@@ -1458,8 +1479,9 @@ def test_A2W_ERR_01_raise_before_body_is_e500(
             await send({"type": "http.response.start", "status": 201, "headers": TEXT})
         raise Boom("secret detail")
 
-    response = call(make(app))
+    response, raised = call_reraised(make(app))
     assert_e500(response)
+    assert isinstance(raised, Boom)  # after the E500, from close()
     assert b"secret" not in response.body
     exc_info = response.calls[-1][2]
     assert exc_info[0] is Boom and isinstance(exc_info[1], Boom)

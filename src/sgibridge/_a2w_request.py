@@ -113,6 +113,7 @@ class Exchange:
     __slots__ = (
         "_end_waiter",
         "_jobs",
+        "app_error",
         "bridge",
         "canceller",
         "close_timeout",
@@ -145,6 +146,9 @@ class Exchange:
         #: The app is being stepped on T (A2W-EAGER-01): our awaits must not block.
         self.eager = False
         self.late_error: BaseException | None = None
+        #: What the app raised before its response's first byte; T answers it
+        #: with E500 and raises it from close() (A2W-ERR-01).
+        self.app_error: BaseException | None = None
         self._jobs: dict[Waiter[Any], object] | None = None
         self._end_waiter: Waiter[None] | None = None
 
@@ -210,8 +214,10 @@ class Exchange:
 
     def end(self) -> None:
         """On T, from the result's ``close()``: wait for the task (A2W-ERR-07),
-        then raise what the app raised after a complete response (A2W-ERR-08)."""
+        then raise what the app raised after a complete response (A2W-ERR-08)
+        or before the E500 that answered it (A2W-ERR-01)."""
         self.wait_done()
+        self.app_error = None  # its traceback holds the app's frames: no cycle
         error, self.late_error = self.late_error, None
         if error is not None:
             raise error
@@ -399,6 +405,8 @@ class Request:
                 )
             exchange.out.fail(error)
         else:
+            if not isinstance(exc, (ClientDisconnected, AppCancelled, RequestTimedOut)):
+                exchange.app_error = exc  # A2W-ERR-01: re-raised after the E500
             exchange.out.fail(exc)
         response.ended = True
         exchange.wake_ended()

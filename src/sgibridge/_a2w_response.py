@@ -19,7 +19,8 @@ server can put two sets of headers on the wire. A complete response returns
 as a list (:class:`~._a2w_result.Body`); a streaming one as
 :class:`~._a2w_result.Stream`, which raises from ``next()`` on a later
 failure so that the server aborts (A2W-ERR-02). ``close()`` on the result
-ends the request (A2W-ERR-06/07/08).
+ends the request (A2W-ERR-06/07/08) and raises what the app raised before an
+E500 (A2W-ERR-01) or after a complete response (A2W-ERR-08).
 """
 
 from __future__ import annotations
@@ -376,6 +377,12 @@ class Response:
                 see("A2W-ERR-01"),
                 exc_info=exc,
             )
+            if exc is self.exchange.app_error:
+                # Raised from the result's close(), once the E500 is out, so
+                # that WSGI middleware outside sees it, as WSGIToASGI re-raises
+                # after its E500 (W2A-ERR-01) and as after a complete response
+                # (A2W-ERR-08).
+                self.exchange.late_error = exc
         self.closed_early = True
         # An app that still runs (it is past a send() whose bytes T never
         # took) stops at its next send(): the server's error or a disconnect.

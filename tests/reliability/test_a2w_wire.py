@@ -66,7 +66,10 @@ def assert_served(server: Server) -> None:
 
 def test_A2W_ERR_01_failure_after_start_is_one_clean_500(server: Server) -> None:
     """The app raised after ``http.response.start``, before any body: one
-    E500 with one set of headers, never the app's and the E500's."""
+    E500 with one set of headers, never the app's and the E500's. The app's
+    exception is then raised from the result's ``close()``: the server logs
+    it, the E500 is out whole by then, and the same processes serve on."""
+    pids = server.pids()
     conn = rawhttp.Connection(server.port, timeout=10)
     try:
         head = raw_head(conn, "/fail-after-start")
@@ -75,7 +78,15 @@ def test_A2W_ERR_01_failure_after_start_is_one_clean_500(server: Server) -> None
         assert conn._read_exact(21) == b"Internal Server Error"
     finally:
         conn.close()
+    # Each server logs what close() raised (and closes that connection).
+    logged = {
+        "gunicorn": "Error handling request",
+        "waitress": "Exception while serving",
+    }
+    log = server.wait_for_log(logged[server.kind], timeout=10)
+    assert "WIRE-FAIL after start" in log.split(logged[server.kind], 1)[1]
     assert_served(server)
+    assert server.pids() == pids
 
 
 def test_A2W_ERR_02_failure_after_bytes_is_an_abort(server: Server) -> None:

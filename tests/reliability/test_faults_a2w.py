@@ -219,15 +219,41 @@ def test_A2W_fault_client_leaves_after_response(make: Make) -> None:
 # --------------------------------------------------------------------------
 
 
+def closing_outer(mw: Any, raised: list[BaseException]) -> Any:
+    """WSGI middleware outside ``mw`` that records what its result's
+    ``close()`` raises, as an error reporter would."""
+
+    class Outer:
+        def __init__(self, result: Any) -> None:
+            self.result = result
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter(self.result)
+
+        def close(self) -> None:
+            try:
+                self.result.close()
+            except Exception as exc:
+                raised.append(exc)
+
+    def outer(environ: dict[str, Any], start_response: Any) -> Outer:
+        return Outer(mw(environ, start_response))
+
+    return outer
+
+
 def test_A2W_fault_app_raises_before_response_start(make: Make) -> None:
-    """A2W-ERR-01: E500 through start_response(..., exc_info)."""
+    """A2W-ERR-01: E500 through start_response(..., exc_info), then the
+    app's exception from close()."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         raise Boom("before start")
 
     mw, tasks = make(app)
-    result = serve_wsgi(mw, make_environ())
+    raised: list[BaseException] = []
+    result = serve_wsgi(closing_outer(mw, raised), make_environ())
     assert_canned_wsgi(result, 500)
+    assert len(raised) == 1 and isinstance(raised[0], Boom)
     assert len(result.calls) == 1 and result.calls[0][1][1].args == ("before start",)
     assert_a2w_recovers(mw, tasks)
 
@@ -243,10 +269,12 @@ def test_A2W_fault_app_raises_after_response_start(make: Make) -> None:
         raise Boom("after start")
 
     mw, tasks = make(app)
-    result = serve_wsgi(mw, make_environ())
+    raised: list[BaseException] = []
+    result = serve_wsgi(closing_outer(mw, raised), make_environ())
     assert_canned_wsgi(result, 500)
     assert [status for status, _ in result.calls] == ["500 Internal Server Error"]
     assert isinstance(result.calls[0][1][1], Boom)
+    assert raised == [result.calls[0][1][1]]  # then from close()
     assert_a2w_recovers(mw, tasks)
 
 
