@@ -256,8 +256,18 @@ def pool_threads(mw: WSGIToASGI) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name]
 
 
+def _pool_idle(stats: Mapping[str, Any]) -> bool:
+    return bool(stats["busy"] == 0 and stats["queued"] == 0)
+
+
 async def assert_w2a_recovers(mw: WSGIToASGI) -> None:
-    """The next request is served, then every worker thread retires."""
+    """Once the pool is idle, the next request is served, then every worker
+    thread retires.
+
+    A response can reach the client before its worker is back in the pool, so
+    ``/health`` waits (bounded) until ``stats()`` shows no busy worker and no
+    queued request: with ``max_queue`` it would otherwise be refused."""
+    await wait_until_async(lambda: _pool_idle(mw.stats()))
     health = await drive(mw, make_scope(path="/health"))
     assert health.error is None, health.error
     assert (health.status, health.body, health.finished) == (200, HEALTH_BODY, True)
