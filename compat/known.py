@@ -38,11 +38,13 @@ CAUSES: tuple[Cause, ...] = (
         "status-outside-100-599",
         "right",
         """
-The app answers with a status such as `723 Tricky`, `792 Climate change
-driven catastrophic weather event` or `123`. sgibridge refuses a final
-status outside 200-599 on its way to the wire (CORE-STAT-01/02; RFC 9110
-section 15: every valid status code is within 100-599, and a 1xx is never
-final), so the request ends in an error; a2wsgi passes it through.
+Fixed for 200-999: a final status of three digits such as `723 Tricky` or
+`792 Climate change driven catastrophic weather event` is now served in
+both directions, as h11 and Gunicorn serve it (CORE-STAT-01/02 as
+amended). What this cause still covers is a final status that is a 1xx or
+not three digits, such as `123` or `1000`: sgibridge refuses it on its way
+to the wire (a 1xx is never final, and RFC 9112 section 4 allows only
+three digits), so the request ends in an error; a2wsgi passes it through.
 """,
         (
             ("Falcon", "*", r"CORE-STAT-0[12]"),
@@ -63,17 +65,21 @@ The app sends a response header whose name is not an RFC 9110 token
         "reason-phrase",
         "limit",
         """
-ASGI carries no reason phrase: the app's `413 Content Too Large` reaches
-ASGIToWSGI as the number 413, and the WSGI status line gets Python's
-`HTTPStatus` phrase, which on Python 3.11 and 3.12 is still the pre-RFC
-9110 one (`Request Entity Too Large`, `Request-URI Too Long`,
-`Requested Range Not Satisfiable`, `I'm a Teapot`). a2wsgi fails these too.
-A table of RFC 9110 phrases in the translation core would make the four
-standard codes match; a custom phrase can never cross.
+ASGI carries no reason phrase: the app's status line reaches ASGIToWSGI
+as a number, and the WSGI status line gets RFC 9110's phrase for it on
+every Python (CORE-STAT-02 as amended), so the standard `413 Content Too
+Large`, `414 URI Too Long` and `416 Range Not Satisfiable` now match. A
+custom or older phrase still cannot cross: `719 I am not a teapot` arrives
+as `719 Unknown` (a code `HTTPStatus` does not know), Falcon's `418 I'm a
+teapot` as `HTTPStatus`'s `418 I'm a Teapot`, and `422 Unprocessable
+Entity` as RFC 9110's `422 Unprocessable Content`. a2wsgi takes
+`HTTPStatus`'s phrase: it fails the custom phrases too, and before Python
+3.13 also 413, 414 and 416 (there it passes 422).
 """,
         (
-            ("Falcon", "*", r"'41[3468] |\"41[3468] "),
-            ("Falcon", "*", r"41[3468] .* == "),
+            ("Falcon", "*", r"'4(1[3468]|22) |\"4(1[3468]|22) "),
+            ("Falcon", "*", r"4(1[3468]|22) .* == "),
+            ("Falcon", "*", r"""assert '(\d{3}) [^']*' == '\1 """),
         ),
     ),
     Cause(

@@ -737,11 +737,20 @@ def test_CORE_PATH_06_ascii_path_ignores_raw_path() -> None:
         ("599 \xe9t\xe9", 599),
         ("500 Internal Server Error", 500),
         ("413 Payload Too Large", 413),
+        ("413 Content Too Large", 413),
+        ("422 Unprocessable Entity", 422),
         ("299 Whatever", 299),
+        ("600 High", 600),
+        ("723 Tricky", 723),
+        ("999 Last", 999),
     ],
 )
 def test_CORE_STAT_01_valid_lines(line: str, code: int) -> None:
-    """CORE-STAT-01: 3 ASCII digits, a space, a latin-1 phrase without controls."""
+    """CORE-STAT-01: 3 ASCII digits, a space, a latin-1 phrase without controls.
+
+    As amended, any final code of three digits, 200-999, is served, as h11
+    and Gunicorn serve it.
+    """
     assert parse_status_line(line) == code
 
 
@@ -752,8 +761,11 @@ def test_CORE_STAT_01_valid_lines(line: str, code: int) -> None:
         None,
         200.0,
         True,
-        600,
+        1000,
         199,
+        99,
+        100,
+        -200,
         "",
         "200OK",
         "200-OK",
@@ -763,7 +775,9 @@ def test_CORE_STAT_01_valid_lines(line: str, code: int) -> None:
         "\u0662\u0660\u0660 OK",
         "199 Continue",
         "100 Continue",
-        "600 Nope",
+        "1000 Nope",
+        "99 Nope",
+        "099 Nope",
         "200 OK\r\nX: y",
         "200 OK\n",
         "\n200 OK",
@@ -783,7 +797,10 @@ def test_CORE_STAT_01_invalid_lines(line: object) -> None:
     [
         (200, 200),
         (HTTPStatus.NOT_FOUND, 404),
+        (700, 700),
+        (999, 999),
         ("204", 204),
+        ("723", 723),
         (" 200 OK", 200),
         ("200 OK  ", 200),
         ("\t201\tCreated\t", 201),
@@ -806,19 +823,42 @@ def test_CORE_STAT_01_liberal_lines(status: object, code: int) -> None:
 
 
 def test_CORE_STAT_02_status_line() -> None:
-    """CORE-STAT-02: int (not bool) 200-599 -> "code phrase", unknown -> "Unknown"."""
+    """CORE-STAT-02: int (not bool) 200-999 -> "code phrase", unknown -> "Unknown"."""
     assert status_line(200) == "200 OK"
     assert status_line(404) == "404 Not Found"
     assert status_line(599) == "599 Unknown"
+    assert status_line(700) == "700 Unknown"
+    assert status_line(999) == "999 Unknown"
     assert status_line(HTTPStatus.CREATED) == "201 Created"
-    for code in range(200, 600):
+    for code in range(200, 1000):
         line = status_line(code)
         assert line.startswith(f"{code} ")
         assert parse_status_line(line) == code
 
 
 @pytest.mark.parametrize(
-    "status", [True, False, "200", 200.0, None, 199, 600, -200, 100]
+    ("code", "line"),
+    [
+        (413, "413 Content Too Large"),
+        (414, "414 URI Too Long"),
+        (416, "416 Range Not Satisfiable"),
+        (422, "422 Unprocessable Content"),
+        (418, "418 I'm a Teapot"),
+        (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "413 Content Too Large"),
+    ],
+)
+def test_CORE_STAT_02_rfc_9110_phrases(code: int, line: str) -> None:
+    """CORE-STAT-02 (amended): RFC 9110's phrases on every Python.
+
+    Python's ``HTTPStatus`` has the older phrases for these codes before 3.13;
+    the line is the same on every Python, and it parses back to the code.
+    """
+    assert status_line(code) == line
+    assert parse_status_line(line) == code
+
+
+@pytest.mark.parametrize(
+    "status", [True, False, "200", 200.0, None, 199, 1000, 99, -200, 100]
 )
 def test_CORE_STAT_02_invalid(status: object) -> None:
     with pytest.raises(ASGIProtocolError, match="CORE-STAT-02"):
@@ -2007,10 +2047,10 @@ def test_SEC_11_huge_int_status_is_a_clear_error() -> None:
 
 def test_SEC_11_invalid_status_both_directions() -> None:
     """SEC-11: out of range, bool, str ASGI code, code run into the phrase: rejected."""
-    for bad in ("99 OK", "600 X", "200OK", "20x OK", True, 600):
+    for bad in ("99 OK", "1000 X", "199 X", "200OK", "20x OK", True, 1000, 100):
         with pytest.raises(WSGIProtocolError):
             parse_status_line(bad)
-    for bad_code in (True, "200", 199, 600):
+    for bad_code in (True, "200", 199, 1000, 99, 100):
         with pytest.raises(ASGIProtocolError):
             status_line(bad_code)
 

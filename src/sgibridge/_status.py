@@ -9,7 +9,12 @@
 #   common, already valid lines are looked up in one dict (`_KNOWN_STATUS_LINES`)
 #   before any parsing, so the usual case costs one hash (CORE-STAT-01/03).
 # * An ASGI app gives an int; WSGI wants a line. Every valid code maps to its
-#   line through one precomputed dict (CORE-STAT-02).
+#   line through one precomputed dict (CORE-STAT-02), with RFC 9110's reason
+#   phrases where `HTTPStatus` before Python 3.13 still has the older ones, so
+#   the line is the same on every Python.
+# * A valid final status is any three digits from 200 to 999, as h11 and
+#   Gunicorn put on the wire (RFC 9112 §4: `status-code = 3DIGIT`); a 1xx is
+#   never final.
 # * `SERVER_PROTOCOL` and the scope's `http_version` map through two small
 #   tables (CORE-VER-01, W2A-ENV-07, A2W-SCOPE-02).
 """Status lines and protocol versions, WSGI ⇄ ASGI (docs/behaviour.md §1.4)."""
@@ -79,8 +84,23 @@ def http_version(server_protocol: str | None) -> str:
 # CORE-STAT-* Status
 # ---------------------------------------------------------------------------
 
+#: The lowest and highest final status codes (CORE-STAT-01/02, as amended).
+_MIN_STATUS = 200
+_MAX_STATUS = 999
+
+#: RFC 9110 §15 reason phrases that ``HTTPStatus`` has only from Python 3.13.
+_RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
 
 def _phrase(code: int) -> str:
+    phrase = _RFC_9110_PHRASES.get(code)
+    if phrase is not None:
+        return phrase
     try:
         return HTTPStatus(code).phrase
     except ValueError:
@@ -89,12 +109,16 @@ def _phrase(code: int) -> str:
 
 #: Every valid ASGI status mapped to its WSGI status line (CORE-STAT-02).
 _STATUS_LINES: dict[int, str] = {
-    code: f"{code} {_phrase(code)}" for code in range(200, 600)
+    code: f"{code} {_phrase(code)}" for code in range(_MIN_STATUS, _MAX_STATUS + 1)
 }
-#: Fast path for parse_status_line: the common status lines, already valid.
+#: Fast path for parse_status_line: the common status lines, already valid,
+#: with both RFC 9110's phrases and those of this Python's ``HTTPStatus``.
 _KNOWN_STATUS_LINES: dict[str, int] = {
     line: code for code, line in _STATUS_LINES.items() if not line.endswith(" Unknown")
 }
+_KNOWN_STATUS_LINES.update(
+    {f"{s.value} {s.phrase}": s.value for s in HTTPStatus if s.value >= _MIN_STATUS}
+)
 _KNOWN_STATUS_LINES.update(
     {f"{code} {body.decode('ascii')}": code for code, body in CANNED_BODIES.items()}
 )
@@ -112,7 +136,7 @@ def parse_status_line(status: object) -> int:
     :return: the integer code.
     :raises WSGIProtocolError: naming the rule and ``status!r`` when the status
         is neither a ``str`` nor an ``int``, does not start with three ASCII
-        digits followed by SP, HTAB or nothing, has a code outside 200-599, or
+        digits followed by SP, HTAB or nothing, has a code outside 200-999, or
         has a reason phrase with a control character other than HTAB.
     """
     if type(status) is str:
@@ -146,10 +170,10 @@ def parse_status_line(status: object) -> int:
 
 
 def _code_in_range(code: int, status: object) -> int:
-    if 200 <= code <= 599:
+    if _MIN_STATUS <= code <= _MAX_STATUS:
         return code
     raise WSGIProtocolError(
-        f"CORE-STAT-01: the status code must be in the range 200-599, got {short(status)}"
+        f"CORE-STAT-01: the status code must be in the range 200-999, got {short(status)}"
         f" ({see('CORE-STAT-01')})"
     )
 
@@ -157,16 +181,17 @@ def _code_in_range(code: int, status: object) -> int:
 def status_line(status: object) -> str:
     """Validate an ASGI status (CORE-STAT-02) and return the WSGI status line.
 
-    :return: ``"<code> <phrase>"`` with the :class:`http.HTTPStatus` phrase, or
-        ``"Unknown"`` for a code it does not know, such as ``"599 Unknown"``.
+    :return: ``"<code> <phrase>"`` with the RFC 9110 phrase (the
+        :class:`http.HTTPStatus` one of Python 3.13, on every Python), or
+        ``"Unknown"`` for a code it does not know, such as ``"723 Unknown"``.
     :raises ASGIProtocolError: unless ``status`` is an ``int`` (not a ``bool``)
-        in the range 200-599.
+        in the range 200-999.
     """
     if isinstance(status, int) and not isinstance(status, bool):
         line = _STATUS_LINES.get(status)
         if line is not None:
             return line
     raise ASGIProtocolError(
-        f"CORE-STAT-02: the response status must be an int in the range 200-599, "
+        f"CORE-STAT-02: the response status must be an int in the range 200-999, "
         f"got {short(status)} ({see('CORE-STAT-02')})"
     )

@@ -36,6 +36,7 @@ from .support import (
     request,
     serve_wsgi,
 )
+from .test_faults_a2w import closing_outer
 
 if TYPE_CHECKING:
     from sgibridge._types import Environ, StartResponse
@@ -206,7 +207,8 @@ class TestW2AHostile:
         assert isinstance(exchange.error, WSGIProtocolError)
 
     @pytest.mark.parametrize(
-        "status", ["200 OK\r\nX-Evil: 1", "200 O\x00K", "200OK", "99 Low", "600 High"]
+        "status",
+        ["200 OK\r\nX-Evil: 1", "200 O\x00K", "200OK", "99 Low", "1000 High", "100 Go"],
     )
     async def test_SEC_01_11_bad_status_lines_are_500(self, status: str) -> None:
         """CORE-STAT-01, SEC-11."""
@@ -218,6 +220,21 @@ class TestW2AHostile:
         exchange = await drive(WSGIToASGI(app))
         assert_canned_asgi(exchange, 500)
         assert isinstance(exchange.error, WSGIProtocolError)
+
+    @pytest.mark.parametrize(("status", "code"), [("600 High", 600), ("999 Last", 999)])
+    async def test_CORE_STAT_01_status_up_to_999_is_served(
+        self, status: str, code: int
+    ) -> None:
+        """CORE-STAT-01 (amended): a final status of three digits up to 999
+        reaches the ASGI server, as h11 and Gunicorn put it on the wire."""
+
+        def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+            start_response(status, TEXT)
+            return [b"served"]
+
+        exchange = await drive(WSGIToASGI(app))
+        assert exchange.error is None
+        assert (exchange.status, exchange.body) == (code, b"served")
 
     async def test_SEC_03_underscore_header_cannot_spoof(self) -> None:
         """CORE-HDR-04: X_Forwarded_For is dropped; only the real header maps."""
@@ -576,11 +593,30 @@ class TestA2WHostile:
         assert_canned_wsgi(serve_wsgi(a2w(app), make_environ()), 500)
         assert len(app.errors) == 1
 
-    @pytest.mark.parametrize("status", [True, "200", 199, 600, 200.0, None])
+    @pytest.mark.parametrize("status", [True, "200", 199, 100, 1000, 200.0, None])
     def test_SEC_11_bad_status_is_500(self, a2w: A2WFactory, status: Any) -> None:
+        """CORE-STAT-02, SEC-11: E500, then the app's error from close()
+        (A2W-ERR-01)."""
         app = ASGIRecorder(status=status)
-        assert_canned_wsgi(serve_wsgi(a2w(app), make_environ()), 500)
+        raised: list[BaseException] = []
+        result = serve_wsgi(closing_outer(a2w(app), raised), make_environ())
+        assert_canned_wsgi(result, 500)
         assert len(app.errors) == 1
+        assert raised == app.errors
+
+    @pytest.mark.parametrize(
+        ("status", "line"),
+        [(700, "700 Unknown"), (999, "999 Unknown"), (413, "413 Content Too Large")],
+    )
+    def test_CORE_STAT_02_status_up_to_999_is_served(
+        self, a2w: A2WFactory, status: int, line: str
+    ) -> None:
+        """CORE-STAT-02 (amended): a final status up to 999 reaches the WSGI
+        server, with RFC 9110's phrase where there is one."""
+        app = ASGIRecorder(status=status, body=b"served")
+        result = serve_wsgi(a2w(app), make_environ())
+        assert (result.status, result.body, result.error) == (line, b"served", None)
+        assert app.errors == []
 
     @pytest.mark.parametrize(
         "value", ["-1", "abc", "1e3", "+5", "0x10", "\xb2", "9" * 5000]
