@@ -1561,6 +1561,15 @@ def test_W2A_ENV_17_scope_headers_readable_but_their_values_hidden_from_repr() -
     assert scope["headers"] == headers  # CORE-STR-04: the scope is untouched
 
 
+def test_W2A_ENV_17_scope_headers_of_another_shape_stay_as_they_came() -> None:
+    """W2A-ENV-17: a scope with ``headers`` of ``None`` (read as no headers) keeps
+    that value in asgi.scope; only a list or tuple is wrapped."""
+    scope = make_scope()
+    scope["headers"] = None
+    environ = scope_to_environ(scope, TEMPLATE)
+    assert environ["asgi.scope"] == scope and environ["asgi.scope"]["headers"] is None
+
+
 def test_W2A_ENV_11_scheme_not_str() -> None:
     with pytest.raises(ASGIProtocolError, match="W2A-ENV-11"):
         to_environ(scheme=b"https")

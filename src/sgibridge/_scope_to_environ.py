@@ -515,7 +515,8 @@ def scope_to_environ(
     environ["SERVER_PROTOCOL"] = server_protocol(scope.get("http_version"))
 
     view = dict(scope)
-    if "headers" in view:
-        view["headers"] = ScopeHeaders(view["headers"])
+    headers = view.get("headers")
+    if isinstance(headers, (list, tuple)):  # None or another iterable stays as it came
+        view["headers"] = ScopeHeaders(headers)
     environ["asgi.scope"] = view
     return environ
