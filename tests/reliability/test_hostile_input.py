@@ -588,10 +588,14 @@ class TestA2WHostile:
     def test_SEC_01_bad_response_headers_are_500(
         self, a2w: A2WFactory, headers: list[Any]
     ) -> None:
-        """CORE-HDR-08, A2W-SEND-02: send() raises ASGIProtocolError; E500."""
+        """CORE-HDR-08, A2W-SEND-02: send() raises ASGIProtocolError; E500, then
+        the app's error from close() (A2W-ERR-01)."""
         app = ASGIRecorder(headers=headers)
-        assert_canned_wsgi(serve_wsgi(a2w(app), make_environ()), 500)
+        raised: list[BaseException] = []
+        result = serve_wsgi(closing_outer(a2w(app), raised), make_environ())
+        assert_canned_wsgi(result, 500)
         assert len(app.errors) == 1
+        assert raised == app.errors
 
     @pytest.mark.parametrize("status", [True, "200", 199, 100, 1000, 200.0, None])
     def test_SEC_11_bad_status_is_500(self, a2w: A2WFactory, status: Any) -> None:
