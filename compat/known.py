@@ -79,7 +79,7 @@ Entity` as RFC 9110's `422 Unprocessable Content`. a2wsgi takes
         (
             ("Falcon", "*", r"'4(1[3468]|22) |\"4(1[3468]|22) "),
             ("Falcon", "*", r"4(1[3468]|22) .* == "),
-            ("Falcon", "*", r"""assert '(\d{3}) [^']*' == '\1 """),
+            ("Falcon", "*", r"""assert '(\d{3}) [^']*' == ['"]\1 """),
         ),
     ),
     Cause(
@@ -128,7 +128,7 @@ of request context".
     ),
     Cause(
         "app-exception-seen-at-close",
-        "open",
+        "right",
         """
 The test expects the exception its view raises (with `TESTING` or
 `PROPAGATE_EXCEPTIONS`, or a `KeyboardInterrupt`) to come out of
@@ -143,6 +143,14 @@ the app's exception from the WSGI call itself. Raising from ASGIToWSGI's
 `__call__` (or the first iteration) when the exception arrives before the
 result is handed to the server would make these pass too, at the price of
 the 500 the inner adapter already produced.
+
+Why it is right: raising from the WSGI call would make the server send its
+own generic 500 in place of the one the app produced (an ASGI app such as
+Starlette's `ServerErrorMiddleware` sends its own 500, a debug traceback page
+under `debug=True`, and then raises). sgibridge keeps the app's response whole
+and hands the exception to WSGI middleware from `close()` (A2W-ERR-08), where
+Gunicorn and Waitress log it; only a caller that checks before it closes the
+response, as Werkzeug's client inside `pytest.raises`, misses it.
 """,
         (("Flask", "*", r"DID NOT RAISE"),),
     ),
@@ -468,7 +476,7 @@ when the test iterates.
     ),
     Cause(
         "falcon-asgi-stream-tell",
-        "open",
+        "limit",
         """
 After reading the whole request body, Falcon's ASGI request stream reports
 twice the body's length from `tell()` behind the pair (`2 == 1`,
@@ -477,6 +485,13 @@ reads the same request through `WSGIToASGI(ASGIToWSGI(app))` gets one
 `http.request` with the body and nothing after it, so the doubling is in
 how Falcon's stream meets the messages the pair sends; not isolated
 further.
+
+Root cause: Falcon's own ASGI `BoundedStream` counts the first event's body
+into its position when the stream is built, and again when `read()` hands
+those bytes out (falcon/asgi/stream.py), so a plain ASGI call with one
+`{"body": b".", "more_body": False}` gives `tell() == 2` with no adapter at
+all. Falcon's test client hides it by always sending an empty first event;
+a real server (and the pair) sends the body in the first event.
 """,
         (
             (
@@ -488,7 +503,7 @@ further.
     ),
     Cause(
         "disconnect-after-request",
-        "open",
+        "right",
         """
 Falcon's one-shot `simulate_request` for an ASGI app sends
 `http.disconnect` as soon as the request body has been delivered
@@ -509,6 +524,11 @@ the app's next write after the disconnect, so the test gets the first
 8 KiB only. Natively, and through a2wsgi (whose WSGIMiddleware never reads
 past the body), the whole file arrives. A real client that has gone reads
 nothing either way.
+
+The one test left (`test_filelike_closing_aiofiles`) is W2A-IN-14 working as
+written: the file leaves in 8 KiB blocks, the first goes out with the headers,
+and the app's next write after the client's disconnect ends the stream, which
+is what keeps an abandoned stream from running for ever on a real server.
 """,
         (
             ("Falcon", "tests/asgi/*", ""),
