@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sgibridge import BodyTooLarge, ClientDisconnected
-from sgibridge._body import InputStream, LoopBridge, LoopToThread, ThreadToLoop
+from sgibridge._body_bridge import LoopBridge
+from sgibridge._body_input import InputStream
+from sgibridge._body_loop_to_thread import LoopToThread
+from sgibridge._body_thread_to_loop import ThreadToLoop
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ so switching is a one-line change.
 """
 
 from ._asgi_to_wsgi import ASGIToWSGI as ASGIToWSGI
-from ._body import BodyTooLarge as BodyTooLarge
+from ._body_input import BodyTooLarge as BodyTooLarge
 from ._exceptions import ASGIProtocolError as ASGIProtocolError
 from ._exceptions import ClientDisconnected as ClientDisconnected
 from ._exceptions import ProtocolError as ProtocolError

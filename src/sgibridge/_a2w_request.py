@@ -52,13 +52,14 @@ import anyio
 
 from ._a2w_input import RequestBody
 from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
-from ._body import LoopToThread, Waiter
+from ._body_loop_to_thread import LoopToThread
 from ._exceptions import ClientDisconnected, SGIBridgeError
 from ._loop import CANCEL_GRACE, AppInterrupted, LoopRunner
 from ._rules import see
 
 if TYPE_CHECKING:
     from ._a2w_stats import Registry
+    from ._body_bridge import Waiter
     from ._types import Environ, StartResponse
 
 __all__ = ("Request",)

@@ -48,7 +48,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from ._body import LoopBridge, Waiter
+from ._body_bridge import LoopBridge, Waiter
 from ._exceptions import ASGIProtocolError
 from ._rules import see
 

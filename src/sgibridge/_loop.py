@@ -33,7 +33,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal, Protocol
 
-from ._body import LoopBridge, Waiter
+from ._body_bridge import LoopBridge, Waiter
 from ._rules import see
 
 __all__ = ("CANCEL_GRACE", "START_TIMEOUT", "AppInterrupted", "LoopRunner", "Target")

@@ -43,7 +43,7 @@ from ._w2a_response import (
 )
 
 if TYPE_CHECKING:
-    from ._body import LoopBridge
+    from ._body_bridge import LoopBridge
     from ._types import Environ, WSGIApp
     from ._workers import WorkerPool
 

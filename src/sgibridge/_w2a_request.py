@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._body import BodyTooLarge, LoopToThread
+from ._body_input import BodyTooLarge
 from ._exceptions import ASGIProtocolError, ClientDisconnected
 from ._rules import see
+
+if TYPE_CHECKING:
+    from ._body_loop_to_thread import LoopToThread
 
 __all__ = ("RequestPump", "watch")
 

@@ -25,12 +25,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
-from ._body import BodyTooLarge, LoopBridge, ThreadToLoop, Waiter
+from ._body_input import BodyTooLarge
+from ._body_thread_to_loop import ThreadToLoop
 from ._exceptions import ClientDisconnected, WSGIProtocolError
 from ._rules import see
 from ._translate import canned_asgi, parse_status_line, wsgi_response_headers
 
 if TYPE_CHECKING:
+    from ._body_bridge import LoopBridge, Waiter
     from ._types import ExcInfo
 
 __all__ = (

@@ -48,7 +48,10 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import anyio
 
-from ._body import DEFAULT_HIGH_WATER, InputStream, LoopBridge, LoopToThread
+from ._body import DEFAULT_HIGH_WATER
+from ._body_bridge import LoopBridge
+from ._body_input import InputStream
+from ._body_loop_to_thread import LoopToThread
 from ._exceptions import ASGIProtocolError
 from ._rules import see
 from ._translate import RequestRejected, environ_template, scope_to_environ
