@@ -1,5 +1,5 @@
 """``sgibridge serve`` / ``inspect`` (``_cli.py``), and the detection, import and wrapping
-behind them (``_detect.py``, ``_cli_target.py``).
+behind them (``_detect.py``, ``_cli_load.py``, ``_cli_target.py``).
 
 Everything here runs in-process with the servers' entry points replaced by recorders; the real
 servers are started in ``tests/integration/test_examples.py``.
@@ -24,17 +24,9 @@ from typing import Any, ClassVar
 import pytest
 
 import sgibridge
-from sgibridge import ASGIToWSGI, WSGIToASGI, _cli, _detect
-from sgibridge._detect import (
-    ENV_VAR,
-    NotAnAppError,
-    ServeSpec,
-    TargetError,
-    detect_interface,
-    import_target,
-    load,
-    wrap,
-)
+from sgibridge import ASGIToWSGI, WSGIToASGI, _cli, _cli_load, _detect
+from sgibridge._cli_load import ENV_VAR, ServeSpec, import_target, load, wrap
+from sgibridge._detect import NotAnAppError, TargetError, detect_interface
 
 # The servers' command-line modules, imported once here: the tests replace their entry
 # points, and ``app_dir`` gives each test a copy of sys.modules to import into.
@@ -154,7 +146,7 @@ def _frameworks() -> list[tuple[str, Any, str]]:
         (asgi3_function, "asgi3"),
         (ASGI3Instance(), "asgi3"),
         (asgi3_sync_returning_awaitable, "asgi3"),
-        (_detect._double_to_single_callable(ASGI2Class), "asgi3"),
+        (_cli_load._double_to_single_callable(ASGI2Class), "asgi3"),
         (asgi2_function, "asgi2"),
         (ASGI2Class, "asgi2"),
     ],
@@ -1141,6 +1133,7 @@ def test_python_dash_m_sgibridge_help() -> None:
 
 def test_modules_declare_all() -> None:
     assert set(_detect.__all__) <= set(vars(_detect))
+    assert set(_cli_load.__all__) <= set(vars(_cli_load))
     assert set(_cli.__all__) <= set(vars(_cli))
 
 

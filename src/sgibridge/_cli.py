@@ -5,7 +5,7 @@ Theory of operation
 
 ``serve`` parses its options, checks that the chosen server is installed and
 that every option given is one that server can honour, then resolves, detects
-and wraps the target with :func:`._detect.load` in its own process, so that a
+and wraps the target with :func:`._cli_load.load` in its own process, so that a
 bad target fails here with one clear line before any server starts. It checks
 that the address is free, and then starts the real server through that
 server's *own* command line, so that each option means what the server's
@@ -24,10 +24,10 @@ waitress    WSGI      ``waitress.serve(app, ...)`` in this process
 Every command line names ``sgibridge._cli_target:app``. Servers that start
 worker processes or a reloader need an *import string*, not an object, and
 every process must build the same app. So the CLI writes a
-:class:`._detect.ServeSpec` (target, factory, app directory, interface,
+:class:`._cli_load.ServeSpec` (target, factory, app directory, interface,
 thread pool, and which interface the server speaks) as JSON into the
 ``SGIBRIDGE_SERVE`` environment variable, which child processes inherit.
-Importing :mod:`._cli_target` reads the spec and calls :func:`._detect.load`,
+Importing :mod:`._cli_target` reads the spec and calls :func:`._cli_load.load`,
 which caches per process: a server running in this process gets the very
 object the CLI inspected, and each worker process builds its own.
 
@@ -76,17 +76,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ._detect import (
-    ENV_VAR,
-    Interface,
-    Loaded,
-    ServeAs,
-    ServeSpec,
-    TargetError,
-    adapter_label,
-    label,
-    load,
-)
+from ._cli_load import ENV_VAR, Loaded, ServeAs, ServeSpec, adapter_label, load
+from ._detect import Interface, TargetError, label
 from ._version import __version__
 
 __all__ = ("GUNICORN_THREADS", "SERVERS", "main")

@@ -3,10 +3,10 @@
 A server that runs worker processes or a reloader (gunicorn, uvicorn
 ``--workers``/``--reload``, hypercorn, granian) imports its app by name in each
 process. ``sgibridge serve`` cannot hand it an object, so it puts a
-:class:`~._detect.ServeSpec` (the real ``MODULE:ATTR``, ``--factory``, the
+:class:`~._cli_load.ServeSpec` (the real ``MODULE:ATTR``, ``--factory``, the
 app directory, the interface and how to wrap it) as JSON in the
 ``SGIBRIDGE_SERVE`` environment variable, and names this module instead.
-Importing it builds ``app`` from that spec with :func:`~._detect.load`: in
+Importing it builds ``app`` from that spec with :func:`~._cli_load.load`: in
 the CLI's own process that is the object already inspected (the result is
 cached), in a worker process a fresh one.
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._detect import ENV_VAR, ServeSpec, TargetError, load
+from ._cli_load import ENV_VAR, ServeSpec, load
+from ._detect import TargetError
 
 __all__ = ("app",)
 
