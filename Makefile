@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 
 # The translation core, held to 100% branch coverage: the front door
 # (_translate.py) and every module it re-exports from.
-CORE_MODULES := '*/sgibridge/_translate.py,*/sgibridge/_strings.py,*/sgibridge/_canned.py,*/sgibridge/_status.py,*/sgibridge/_paths.py,*/sgibridge/_response_headers.py,*/sgibridge/_scope_to_environ.py,*/sgibridge/_environ_to_scope.py'
+CORE_MODULES := '*/sgibridge/_translate.py,*/sgibridge/_strings.py,*/sgibridge/_canned.py,*/sgibridge/_status.py,*/sgibridge/_paths.py,*/sgibridge/_response_headers.py,*/sgibridge/_scope_to_environ.py,*/sgibridge/_environ_headers.py,*/sgibridge/_environ_to_scope.py'
 
 pytest: $(STAMP)
 	$(BIN)/python -m coverage erase

@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 import werkzeug.datastructures
 
-from sgibridge import _environ_to_scope, _response_headers, _scope_to_environ
+from sgibridge import (
+    _environ_headers,
+    _environ_to_scope,
+    _response_headers,
+    _scope_to_environ,
+)
 from sgibridge._exceptions import ASGIProtocolError, SGIBridgeError, WSGIProtocolError
 from sgibridge._strings import CACHE_MAX, short
 from sgibridge._translate import (
@@ -2095,7 +2100,7 @@ def test_SEC_12_no_cgi_keys_from_names(name: bytes, mode: str) -> None:
 def test_caches_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The name caches never grow past _CACHE_MAX; lookups stay correct when full."""
     caches = {
-        _scope_to_environ: "_REQUEST_KEYS_DROP",
+        _environ_headers: "_REQUEST_KEYS_DROP",
         _response_headers: ("_WSGI_NAMES", "_ASGI_NAMES"),
         _environ_to_scope: "_ENVIRON_NAMES",
     }
@@ -2105,7 +2110,7 @@ def test_caches_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setattr(module, attr, {})
     names = [f"x-random-{i}".encode() for i in range(20)]
     environ = with_headers(*[(n, b"v") for n in names])
-    assert len(_scope_to_environ._REQUEST_KEYS_DROP) == 4
+    assert len(_environ_headers._REQUEST_KEYS_DROP) == 4
     assert all(environ[f"HTTP_X_RANDOM_{i}"] == "v" for i in range(20))
 
     wsgi = [(f"X-R{i}", "v") for i in range(20)]
@@ -2122,7 +2127,7 @@ def test_cache_cannot_be_grown_by_a_client() -> None:
     """A client sending many random names cannot grow the real caches without limit."""
     names = [f"x-unique-{i}".encode() for i in range(3 * CACHE_MAX)]
     with_headers(*[(n, b"v") for n in names])
-    assert len(_scope_to_environ._REQUEST_KEYS_DROP) <= CACHE_MAX
+    assert len(_environ_headers._REQUEST_KEYS_DROP) <= CACHE_MAX
 
 
 # ---------------------------------------------------------------------------
@@ -2131,6 +2136,7 @@ def test_cache_cannot_be_grown_by_a_client() -> None:
 
 CORE_MODULES = (
     "_canned",
+    "_environ_headers",
     "_environ_to_scope",
     "_paths",
     "_response_headers",

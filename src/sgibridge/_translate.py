@@ -11,6 +11,7 @@
 # module                  what                                            behaviour.md
 # ======================  ==============================================  ============
 # `_scope_to_environ`     request: ASGI scope -> WSGI environ (W2A)       §2.2
+# `_environ_headers`      its header lines -> HTTP_* keys                 §2.2
 # `_environ_to_scope`     request: WSGI environ -> ASGI scope (A2W),      §3.2, §3.3
 #                         and how much of `wsgi.input` to read
 # `_response_headers`     response header lists, both directions          §1.2
@@ -21,7 +22,7 @@
 # ======================  ==============================================  ============
 #
 # The layering is one way: `_strings` imports nothing of sgibridge, `_canned`,
-# `_paths` and `_status` import only what is below them, and the two request
+# `_paths` and `_status` import only what is below them, and the request
 # modules and `_response_headers` sit on top. No core module imports anyio or
 # starts a thread.
 #
@@ -35,7 +36,7 @@
 
 from __future__ import annotations
 
-from . import _scope_to_environ
+from . import _environ_headers
 from ._canned import CANNED_BODIES, RequestRejected, canned_asgi, canned_wsgi
 from ._environ_to_scope import environ_to_scope, request_body_length
 from ._paths import (
@@ -51,7 +52,7 @@ from ._strings import CACHE_MAX
 
 # Read by a test that checks that a flood of distinct header names leaves the
 # request-name cache bounded: the very dict that scope_to_environ fills.
-_REQUEST_KEYS_DROP = _scope_to_environ._REQUEST_KEYS_DROP
+_REQUEST_KEYS_DROP = _environ_headers._REQUEST_KEYS_DROP
 _CACHE_MAX = CACHE_MAX
 
 __all__ = (
