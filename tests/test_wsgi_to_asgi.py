@@ -24,6 +24,7 @@ import pytest
 
 from sgibridge import (
     ASGIProtocolError,
+    ASGIToWSGI,
     ClientDisconnected,
     FileWrapper,
     WSGIMiddleware,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from sgibridge._types import Environ, StartResponse
 
 from asgi_client import Exchange, make_scope, run
+from wsgi_client import close_middleware
 
 pytestmark = pytest.mark.anyio
 
@@ -1411,6 +1413,59 @@ async def test_W2A_CLOSE_05_close_error_after_complete_stream_finishes_it() -> N
     result = await run(WSGIToASGI(streamed))
     assert (result.status, result.body, result.finished) == (200, b"one two", True)
     assert isinstance(result.error, KeyError)
+
+
+def _context_chain(error: BaseException, limit: int = 10) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < limit:
+        chain.append(current)
+        current = current.__context__
+    return chain
+
+
+async def test_W2A_CLOSE_04_same_error_by_exc_info_and_close_has_no_context_loop() -> (
+    None
+):
+    """W2A-CLOSE-04/05: an app that reports an error through exc_info and
+    raises the same exception again from close() (as ASGIToWSGI does for an
+    ASGI app's error, A2W-ERR-01) gets it raised once, with no context chain
+    that loops back to itself: the loop hung the caller's exit handling."""
+    boom = RuntimeError("boom")
+
+    class Reported:
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([b"Internal Server Error"])
+
+        def close(self) -> None:
+            raise boom
+
+    def app(environ: Environ, start_response: StartResponse) -> Reported:
+        start_response("500 Internal Server Error", TEXT, (type(boom), boom, None))
+        return Reported()
+
+    result = await run(WSGIToASGI(app))
+    assert (result.status, result.body) == (500, b"Internal Server Error")
+    assert result.error is boom
+    assert _context_chain(boom) == [boom]
+
+
+async def test_W2A_CLOSE_04_both_directions_app_error_has_no_context_loop() -> None:
+    """W2A-CLOSE-04, A2W-ERR-01: an ASGI app's error through
+    WSGIToASGI(ASGIToWSGI(app)) comes out as itself, after the 500, and its
+    context chain ends."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise LookupError("boom")
+
+    inner = ASGIToWSGI(app, lifespan="off")
+    try:
+        result = await run(WSGIToASGI(inner))
+    finally:
+        close_middleware(inner)
+    assert result.status == 500
+    assert isinstance(result.error, LookupError)
+    assert len(_context_chain(result.error)) < 10
 
 
 async def test_W2A_CLOSE_06_close_runs_once_the_last_byte_is_buffered() -> None:

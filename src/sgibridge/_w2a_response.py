@@ -162,12 +162,29 @@ def chain(
 def chain(
     first: BaseException | None, then: BaseException | None
 ) -> BaseException | None:
-    """The exception to raise: ``first``, with ``then`` as its context (W2A-CLOSE-04)."""
+    """The exception to raise: ``first``, with ``then`` as its context (W2A-CLOSE-04).
+
+    The same exception may arrive both ways (an app that reports it with
+    ``exc_info`` and raises it again from ``close()``): a context chain that
+    loops back to ``first`` would hang whoever walks it, so none is made."""
     if first is None:
         return then
-    if then is not None and first.__context__ is None:
-        first.__context__ = then
+    if then is None or first.__context__ is not None or _reaches(then, first):
+        return first
+    first.__context__ = then
     return first
+
+
+def _reaches(start: BaseException, target: BaseException) -> bool:
+    """Is ``target`` on ``start``'s context chain (``start`` included)?"""
+    seen: set[int] = set()
+    current: BaseException | None = start
+    while current is not None and id(current) not in seen:
+        if current is target:
+            return True
+        seen.add(id(current))
+        current = current.__context__
+    return False
 
 
 def _no_start_response() -> WSGIProtocolError:
