@@ -30,7 +30,7 @@ from ._exceptions import ClientDisconnected
 from ._rules import see
 
 if TYPE_CHECKING:
-    from ._a2w_request import Exchange
+    from ._a2w_exchange import Exchange
     from ._a2w_response import Response
 
 __all__ = ("RequestBody",)

@@ -12,12 +12,13 @@ call keep their own state:
 - :class:`~._a2w_response.Response` turns ``send()`` messages into the WSGI
   response (A2W-SEND, A2W-EXT, A2W-ERR).
 
-What both share is an :class:`Exchange`: the :class:`~._body.LoopToThread`
-pipe (bytes to the WSGI thread T, and *jobs* that T runs while it waits, such
-as ``wsgi.input`` reads), ``disconnected`` (the client or the server gave up:
-A2W-RECV-06, A2W-ERR-06), the waiters of jobs in flight, and the end of the
-task. The exchange refers to neither half and neither half refers to the
-request, so a finished request is freed by reference counting alone.
+What both share is an :class:`~._a2w_exchange.Exchange` (its own module): the
+:class:`~._body_loop_to_thread.LoopToThread` pipe (bytes to the WSGI thread T,
+and *jobs* that T runs while it waits, such as ``wsgi.input`` reads),
+``disconnected`` (the client or the server gave up: A2W-RECV-06, A2W-ERR-06),
+the waiters of jobs in flight, and the end of the task. The exchange refers to
+neither half and neither half refers to the request, so a finished request is
+freed by reference counting alone.
 
 However the task ends (return, raise, cancellation, ``request_timeout``),
 :meth:`Request.finish` runs on the loop and tells T through the pipe and the
@@ -30,7 +31,7 @@ app's coroutine on T itself, in a copy of T's context, while the exchange's
 ``eager`` flag is up. Our own awaits never block there: a body read runs
 inline (T is the thread that would run it anyway), and an await that would
 wait for the loop or for T (a response past the watermark, ``receive()``
-after the whole body) first yields :data:`HAND_OFF`. Whatever the app yields
+after the whole body) first yields :data:`~._a2w_exchange.HAND_OFF`. Whatever the app yields
 ends the step: T hands the suspended coroutine to the loop as a
 :class:`Continuation`, which resumes it there, and goes on to wait for the
 response as usual. An app that completes in the step never touches the loop
@@ -42,24 +43,23 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import time
 from collections.abc import Callable, Coroutine, Generator
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._a2w_exchange import HAND_OFF, Exchange
 from ._a2w_input import RequestBody
 from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
-from ._body_loop_to_thread import LoopToThread
 from ._exceptions import ClientDisconnected, SGIBridgeError
-from ._loop import CANCEL_GRACE, AppInterrupted, LoopRunner
+from ._loop import AppInterrupted
 from ._rules import see
 
 if TYPE_CHECKING:
     from ._a2w_stats import Registry
-    from ._body_bridge import Waiter
+    from ._body_loop_to_thread import LoopToThread
+    from ._loop import LoopRunner
     from ._types import Environ, StartResponse
 
 __all__ = ("Request",)
@@ -69,22 +69,6 @@ logger = logging.getLogger("sgibridge")
 Message = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
-
-#: What our own awaits yield during an eager step to move the app to the loop.
-HAND_OFF = object()
-
-
-class _HandOff:
-    """Awaited on T during an eager step: suspends the app so that T hands it
-    to the loop, which resumes it at once (A2W-EAGER-01)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        yield HAND_OFF
-
-
-_hand_off = _HandOff()
 
 #: The messages of errors that mean "this code needs a running event loop".
 _NO_LOOP = (
@@ -99,149 +83,6 @@ _NO_LOOP = (
 class AppCancelled(SGIBridgeError):
     """The app task was cancelled (close_timeout or shutdown); stands in for
     ``CancelledError`` so that it never reaches a WSGI thread (A2W-ERR-07)."""
-
-
-class Exchange:
-    """What the loop side and the WSGI thread T share in one request: the
-    pipe, the disconnect, the jobs in flight and the end of the task.
-
-    It refers to neither half of the request, so no request is a reference
-    cycle: each is freed the moment its last user lets go, never by the
-    cyclic GC (a cycle per request cost small requests about a fifth of
-    their CPU time in collections).
-    """
-
-    __slots__ = (
-        "_end_waiter",
-        "_jobs",
-        "app_error",
-        "bridge",
-        "canceller",
-        "close_timeout",
-        "disconnected",
-        "done",
-        "done_lock",
-        "eager",
-        "high_water",
-        "late_error",
-        "out",
-        "runner",
-    )
-
-    def __init__(
-        self, runner: LoopRunner, high_water: int, close_timeout: float | None
-    ) -> None:
-        bridge = runner.bridge
-        assert bridge is not None
-        self.runner = runner
-        self.bridge = bridge
-        self.close_timeout = close_timeout
-        self.high_water = high_water
-        self.out = LoopToThread(bridge, high_water)
-        self.done_lock = threading.Lock()
-        self.done_lock.acquire()
-        #: Set by the loop runner while the task runs: cancels it, on the loop.
-        self.canceller: Callable[[], object] | None = None
-        self.disconnected = False
-        self.done = False
-        #: The app is being stepped on T (A2W-EAGER-01): our awaits must not block.
-        self.eager = False
-        self.late_error: BaseException | None = None
-        #: What the app raised before its response's first byte; T answers it
-        #: with E500 and raises it from close() (A2W-ERR-01).
-        self.app_error: BaseException | None = None
-        self._jobs: dict[Waiter[Any], object] | None = None
-        self._end_waiter: Waiter[None] | None = None
-
-    # -- loop side -------------------------------------------------------
-
-    def cancel(self) -> None:
-        """On the loop: cancel the task (close_timeout expired)."""
-        if self.canceller is not None:
-            self.canceller()
-
-    def closed_on_loop(self) -> None:
-        """On the loop: the WSGI server closed the iterable early (A2W-ERR-06)."""
-        self.disconnected = True
-        jobs = self._jobs
-        if jobs:
-            for waiter, value in list(jobs.items()):
-                waiter.set(value)
-        self.wake_ended()
-
-    def wake_ended(self) -> None:
-        """On the loop: the response is over; wake a ``receive()`` waiting for it."""
-        waiter = self._end_waiter
-        if waiter is not None:
-            self._end_waiter = None
-            waiter.set(None)
-
-    async def wait_ended(self, ended: bool) -> None:
-        """Wait until the response is complete (``ended`` says whether it is
-        already) or the server closed it (A2W-RECV-07)."""
-        if ended or self.disconnected:
-            return
-        if self.eager:  # only the loop can wait for the end
-            await _hand_off
-            if self.disconnected:
-                return
-        waiter = self._end_waiter
-        if waiter is None:
-            waiter = self._end_waiter = self.bridge.waiter()
-        await waiter.wait()
-
-    async def drain(self) -> None:
-        """Wait while more than the high watermark of the response is unread."""
-        if self.eager and self.out.buffered > self.high_water:
-            await _hand_off  # T must take the bytes: wait on the loop
-        await self.out.drain()
-
-    async def on_thread(self, job: Callable[[], object], on_close: object) -> Any:
-        """Run ``job`` on T and return its result; ``on_close`` if T gave up."""
-        if self.eager:  # this is T: run it here (A2W-EAGER-01)
-            return job()
-        waiter: Waiter[Any] = self.bridge.waiter()
-        jobs = self._jobs
-        if jobs is None:
-            jobs = self._jobs = {}
-        jobs[waiter] = on_close
-        try:
-            self.out.call(partial(_run_job, job, waiter))
-            return await waiter.wait()
-        finally:
-            del jobs[waiter]
-
-    # -- thread side -----------------------------------------------------
-
-    def end(self) -> None:
-        """On T, from the result's ``close()``: wait for the task (A2W-ERR-07),
-        then raise what the app raised after a complete response (A2W-ERR-08)
-        or before the E500 that answered it (A2W-ERR-01)."""
-        self.wait_done()
-        self.app_error = None  # its traceback holds the app's frames: no cycle
-        error, self.late_error = self.late_error, None
-        if error is not None:
-            raise error
-
-    def wait_done(self) -> None:
-        """Wait up to ``close_timeout`` for the task, then cancel it (A2W-ERR-07)."""
-        if self.done:
-            return
-        timeout = self.close_timeout
-        if self.done_lock.acquire(timeout=-1 if timeout is None else timeout):
-            return
-        logger.warning(
-            "A2W-ERR-07: the ASGI app still ran %r seconds after its response; "
-            "cancelling it (%s)",
-            timeout,
-            see("A2W-ERR-07"),
-        )
-        self.runner.call_soon(self.cancel)
-        if not self.done_lock.acquire(timeout=CANCEL_GRACE):
-            logger.error(
-                "A2W-ERR-07: the ASGI app did not end after it was cancelled (%s)",
-                see("A2W-ERR-07"),
-            )
 
 
 class Request:
@@ -546,7 +387,3 @@ class Continuation:
             except Exception:  # an app that awaits in its GeneratorExit handler
                 logger.exception("the ASGI app failed to close")
         self.request.finish(exc)
-
-
-def _run_job(job: Callable[[], object], waiter: Waiter[Any]) -> None:
-    waiter.set_threadsafe(job())

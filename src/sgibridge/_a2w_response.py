@@ -38,7 +38,7 @@ from ._rules import see
 from ._translate import asgi_response_headers, canned_wsgi, status_line
 
 if TYPE_CHECKING:
-    from ._a2w_request import Exchange
+    from ._a2w_exchange import Exchange
     from ._types import Environ, StartResponse
 
 __all__ = ("IncompleteResponse", "RequestTimedOut", "Response", "exc_info_of")
