@@ -1,5 +1,5 @@
-"""``sgibridge serve`` / ``inspect`` (``_cli.py``), and the detection, import and wrapping
-behind them (``_detect.py``, ``_cli_load.py``, ``_cli_target.py``).
+"""``sgibridge serve`` / ``inspect`` (``_cli.py`` and its ``_cli_*.py`` parts), and the detection,
+import and wrapping behind them (``_detect.py``, ``_cli_load.py``, ``_cli_target.py``).
 
 Everything here runs in-process with the servers' entry points replaced by recorders; the real
 servers are started in ``tests/integration/test_examples.py``.
@@ -24,7 +24,19 @@ from typing import Any, ClassVar
 import pytest
 
 import sgibridge
-from sgibridge import ASGIToWSGI, WSGIToASGI, _cli, _cli_load, _detect
+from sgibridge import (
+    ASGIToWSGI,
+    WSGIToASGI,
+    _cli,
+    _cli_address,
+    _cli_asgi_servers,
+    _cli_gunicorn,
+    _cli_load,
+    _cli_parser,
+    _cli_servers,
+    _cli_waitress,
+    _detect,
+)
 from sgibridge._cli_load import ENV_VAR, ServeSpec, import_target, load, wrap
 from sgibridge._detect import NotAnAppError, TargetError, detect_interface
 
@@ -421,15 +433,15 @@ def cli(
     )  # restored to unset afterwards, whatever serve() writes
     monkeypatch.setenv("SCRIPT_NAME", "")
     monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
-    in_use = _cli._in_use
+    in_use = _cli_address._in_use
     # The unit tests never depend on whether port 8000 happens to be free on this machine.
     monkeypatch.setattr(
-        _cli, "_in_use", lambda host, port: port != 8000 and in_use(host, port)
+        _cli_address, "_in_use", lambda host, port: port != 8000 and in_use(host, port)
     )
     capsys_holder: list[pytest.CaptureFixture[str]] = []
 
     def run(*argv: str) -> tuple[int, str, str]:
-        own, rest = _cli._split_passthrough(argv)
+        own, rest = _cli_parser.split_passthrough(argv)
         extra = ["--", *rest] if "--" in argv else []
         status = _cli.main([*own, "--app-dir", str(app_dir), *extra])
         out, err = capsys_holder[0].readouterr()
@@ -637,7 +649,9 @@ def test_serve_on_waitress(
         == 0
     )
     [((served,), kwargs)] = recorder.calls
-    assert isinstance(served, _cli.AccessLog)  # waitress keeps no access log itself
+    assert isinstance(
+        served, _cli_waitress.AccessLog
+    )  # waitress keeps no access log itself
     assert isinstance(served.app, ASGIToWSGI)
     assert (kwargs["threads"], kwargs["url_prefix"]) == (8, "")
     assert shut == [True]
@@ -786,7 +800,7 @@ def test_every_option_waitress_has_reaches_it(
     argv = ["serve", "cli_good:app", "--server", "waitress", *options, "--uds", sock]
     assert run_cli(*argv, "--", "--connection-limit=50")[0] == 0
     [((served,), kwargs)] = recorder.calls
-    assert not isinstance(served, _cli.AccessLog)  # --no-access-log
+    assert not isinstance(served, _cli_waitress.AccessLog)  # --no-access-log
     adjusted = Adjustments(**kwargs)
     assert adjusted.unix_socket == sock
     assert adjusted.trusted_proxy == "10.0.0.1"
@@ -861,7 +875,7 @@ def test_an_option_a_server_cannot_honour_is_refused(
     ],
 )
 def test_root_path_is_normalised(given: str, taken: str) -> None:
-    assert _cli.normalise_root_path(given) == taken
+    assert _cli_servers.normalise_root_path(given) == taken
 
 
 @pytest.mark.parametrize(
@@ -1134,7 +1148,16 @@ def test_python_dash_m_sgibridge_help() -> None:
 def test_modules_declare_all() -> None:
     assert set(_detect.__all__) <= set(vars(_detect))
     assert set(_cli_load.__all__) <= set(vars(_cli_load))
-    assert set(_cli.__all__) <= set(vars(_cli))
+    for module in (
+        _cli,
+        _cli_address,
+        _cli_asgi_servers,
+        _cli_gunicorn,
+        _cli_parser,
+        _cli_servers,
+        _cli_waitress,
+    ):
+        assert set(module.__all__) <= set(vars(module)), module.__name__
 
 
 def test_options_gunicorn_does_not_take_are_one_line(
