@@ -1,8 +1,8 @@
 """WSGIToASGI, one HTTP call: the loop side that sends, and the worker job.
 
 :meth:`Call.run` submits :meth:`Call.work` to the worker pool and waits for
-the thread's one answer (:class:`~._w2a_response.Complete`,
-:class:`~._w2a_response.Streaming` or ``None``), then sends it. Beside it run
+the thread's one answer (:class:`~._w2a_answer.Complete`,
+:class:`~._w2a_answer.Streaming` or ``None``), then sends it. Beside it run
 the request side (a :class:`~._w2a_request.RequestPump`, or the disconnect
 watcher alone when the body came whole).
 
@@ -30,21 +30,21 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._exceptions import ClientDisconnected
-from ._w2a_limits import Limits, Registry, timed_send
-from ._w2a_request import RequestPump, watch
-from ._w2a_response import (
+from ._w2a_answer import (
     Complete,
-    Response,
     StreamAborted,
     Streaming,
     canned,
     chain,
     close_result,
 )
+from ._w2a_limits import Limits, Registry, timed_send
+from ._w2a_request import RequestPump, watch
 
 if TYPE_CHECKING:
     from ._body_bridge import LoopBridge
     from ._types import Environ, WSGIApp
+    from ._w2a_response import Response
     from ._workers import WorkerPool
 
 __all__ = ("Call", "send_complete")

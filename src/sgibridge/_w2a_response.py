@@ -3,15 +3,20 @@
 :class:`Response` is what the WSGI app talks to: ``start_response``, the
 ``write()`` callable it returns, and the iteration of the app's result. It
 turns them into one of two answers for the loop (PEP 3333 §The
-start_response() Callable, §Buffering and Streaming):
+start_response() Callable, §Buffering and Streaming), defined in
+:mod:`._w2a_answer`:
 
-- :class:`Complete`: the whole response is known (a list or tuple result, an
-  empty body, an error before headers, a ``pathsend`` file); the loop sends
-  it and the thread is done. A small request costs one hand-off each way.
-- :class:`Streaming`: headers are ready with the first non-empty chunk
-  (headers wait for it, W2A-SR-06); the loop sends it, then what a
-  :class:`~._body.ThreadToLoop` pipe yields while the thread keeps iterating,
-  blocked only above the high watermark (W2A-BODY-02).
+- :class:`~._w2a_answer.Complete`: the whole response is known (a list or
+  tuple result, an empty body, an error before headers, a ``pathsend`` file);
+  the loop sends it and the thread is done. A small request costs one
+  hand-off each way.
+- :class:`~._w2a_answer.Streaming`: headers are ready with the first
+  non-empty chunk (headers wait for it, W2A-SR-06); the loop sends it, then
+  what a :class:`~._body_thread_to_loop.ThreadToLoop` pipe yields while the
+  thread keeps iterating, blocked only above the high watermark (W2A-BODY-02).
+
+A :class:`~._w2a_filewrapper.FileWrapper` result is path-sent when it can be,
+else read in blocks (W2A-ENV-16).
 
 It knows nothing of the request body or of ``receive()``: the only thing it
 learns from the loop is :attr:`Response.disconnected`, set when the client
@@ -21,170 +26,24 @@ left, which makes the next write raise :class:`~sgibridge.ClientDisconnected`.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Literal
 
 from ._body_input import BodyTooLarge
 from ._body_thread_to_loop import ThreadToLoop
 from ._exceptions import ClientDisconnected, WSGIProtocolError
 from ._rules import see
-from ._translate import canned_asgi, parse_status_line, wsgi_response_headers
+from ._translate import parse_status_line, wsgi_response_headers
+from ._w2a_answer import Complete, StreamAborted, Streaming, canned, chain
+from ._w2a_filewrapper import FileWrapper, blocks, sendable_path
 
 if TYPE_CHECKING:
     from ._body_bridge import LoopBridge, Waiter
     from ._types import ExcInfo
 
-__all__ = (
-    "Complete",
-    "FileWrapper",
-    "Response",
-    "StreamAborted",
-    "Streaming",
-    "canned",
-    "chain",
-    "close_result",
-)
+__all__ = ("Response",)
 
 logger = logging.getLogger("sgibridge")
-
-Send = Callable[[Any], Any]
-
-#: Block size for reading a ``wsgi.file_wrapper`` that cannot be path-sent.
-_FILE_BLOCK = 64 * 1024
-
-
-class FileWrapper:
-    """``wsgi.file_wrapper`` (PEP 3333 §Optional Platform-Specific File
-    Handling, W2A-ENV-16).
-
-    Iterating yields ``filelike.read(blksize)`` until ``b""``; no I/O happens
-    before that. WSGIToASGI recognises it and sends a real file with
-    ``http.response.pathsend`` when the server offers that extension.
-    """
-
-    def __init__(self, filelike: IO[bytes], blksize: int = 8192) -> None:
-        self.filelike = filelike
-        self.blksize = blksize
-
-    def __iter__(self) -> Iterator[bytes]:
-        read = self.filelike.read
-        blksize = self.blksize
-        while data := read(blksize):
-            yield data
-
-    def close(self) -> None:
-        """Close the file-like object, if it has a ``close()`` method (W2A-ENV-16).
-
-        An attribute that is not callable (``close = False``) is no method.
-        """
-        close = getattr(self.filelike, "close", None)
-        if callable(close):
-            close()
-
-
-class Complete:
-    """The whole response, handed to the loop in one piece."""
-
-    __slots__ = ("body", "final", "headers", "path", "raise_after", "status")
-
-    def __init__(
-        self,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: Sequence[bytes] = (),
-        *,
-        final: bool = True,
-        path: str | None = None,
-        raise_after: BaseException | None = None,
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.final = final
-        self.path = path
-        self.raise_after = raise_after
-
-
-class Streaming:
-    """Headers are ready, with the body's first chunk; the rest follows
-    through the response pipe.
-
-    ``first`` travels with the headers, outside the pipe, so a disconnect seen
-    before it cannot stop it: the app handed it over with the headers
-    (W2A-IN-14). ``b""`` when the body starts in the pipe (``write()``).
-    """
-
-    __slots__ = ("first", "headers", "out", "status")
-
-    def __init__(
-        self,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        out: ThreadToLoop,
-        first: bytes = b"",
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.out = out
-        self.first = first
-
-
-class StreamAborted(Exception):
-    """Ends the response pipe when the thread stops mid-stream."""
-
-
-def canned(status: int, raise_after: BaseException | None = None) -> Complete:
-    """A canned response (400, 413, 500, ...) with an error to raise after it."""
-    headers, body = canned_asgi(status)
-    return Complete(status, headers, (body,), raise_after=raise_after)
-
-
-def close_result(result: Iterable[bytes] | None) -> BaseException | None:
-    """Call the result's ``close()``, if any (W2A-CLOSE-01); return what it raised."""
-    close = getattr(result, "close", None)
-    if close is None:
-        return None
-    try:
-        close()
-    except BaseException as exc:
-        logger.exception("the WSGI iterable's close() raised")
-        return exc
-    return None
-
-
-@overload
-def chain(first: BaseException, then: BaseException | None) -> BaseException: ...
-@overload
-def chain(
-    first: BaseException | None, then: BaseException | None
-) -> BaseException | None: ...
-def chain(
-    first: BaseException | None, then: BaseException | None
-) -> BaseException | None:
-    """The exception to raise: ``first``, with ``then`` as its context (W2A-CLOSE-04).
-
-    The same exception may arrive both ways (an app that reports it with
-    ``exc_info`` and raises it again from ``close()``): a context chain that
-    loops back to ``first`` would hang whoever walks it, so none is made."""
-    if first is None:
-        return then
-    if then is None or first.__context__ is not None or _reaches(then, first):
-        return first
-    first.__context__ = then
-    return first
-
-
-def _reaches(start: BaseException, target: BaseException) -> bool:
-    """Is ``target`` on ``start``'s context chain (``start`` included)?"""
-    seen: set[int] = set()
-    current: BaseException | None = start
-    while current is not None and id(current) not in seen:
-        if current is target:
-            return True
-        seen.add(id(current))
-        current = current.__context__
-    return False
 
 
 def _no_start_response() -> WSGIProtocolError:
@@ -343,7 +202,7 @@ class Response:
                 if response is not None:
                     return response
         if type(result) is FileWrapper:
-            result = _blocks(result)
+            result = blocks(result)
         check = self.check_chunk
         items = iter(result)
         for item in items:
@@ -420,18 +279,10 @@ class Response:
         return Complete(status, headers, chunks, raise_after=self._late_error())
 
     def _pathsend(self, wrapper: FileWrapper) -> Complete | None:
-        filelike = wrapper.filelike
-        name = getattr(filelike, "name", None)
-        try:
-            if (
-                not isinstance(name, str)
-                or not os.path.isabs(name)
-                or filelike.tell() != 0
-            ):
-                return None
-            size = os.fstat(filelike.fileno()).st_size
-        except (OSError, ValueError, AttributeError):
+        sendable = sendable_path(wrapper)
+        if sendable is None:
             return None
+        name, size = sendable
         if (
             self.head
             or self.status in (204, 304)
@@ -548,13 +399,6 @@ class Response:
                 "the WSGI app reported an error with exc_info", exc_info=self.app_error
             )
         return None
-
-
-def _blocks(wrapper: FileWrapper) -> Iterator[bytes]:
-    read = wrapper.filelike.read
-    size = max(wrapper.blksize, _FILE_BLOCK)
-    while data := read(size):
-        yield data
 
 
 def _truncate(chunks: list[bytes], length: int) -> list[bytes]:

@@ -55,16 +55,18 @@ from ._body_loop_to_thread import LoopToThread
 from ._exceptions import ASGIProtocolError
 from ._rules import see
 from ._translate import RequestRejected, environ_template, scope_to_environ
+from ._w2a_answer import canned
 from ._w2a_call import Call, send_complete
+from ._w2a_filewrapper import FileWrapper
 from ._w2a_limits import Limits, Registry
 from ._w2a_request import RequestPump
-from ._w2a_response import FileWrapper, Response, canned
+from ._w2a_response import Response
 from ._workers import WorkerPool
 
 if TYPE_CHECKING:
     from ._types import Environ, WSGIApp
 
-__all__ = ("FileWrapper", "WSGIToASGI")  # FileWrapper lives in _w2a_response
+__all__ = ("FileWrapper", "WSGIToASGI")  # FileWrapper lives in _w2a_filewrapper
 
 logger = logging.getLogger("sgibridge")
 
