@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 from asgiref import compatibility
 from typing_extensions import Self
 
+from ._a2w_options import checked_options
 from ._a2w_request import Request
 from ._a2w_response import exc_info_of
 from ._a2w_stats import Registry
@@ -188,47 +189,20 @@ class ASGIToWSGI:
         from ._detect import refuse_wsgi_for_asgi_adapter
 
         refuse_wsgi_for_asgi_adapter(app)
-        if wait_time is not None:
-            if close_timeout is not None and close_timeout != wait_time:
-                raise ValueError(
-                    f"wait_time is a2wsgi's name for close_timeout; got both, "
-                    f"wait_time={wait_time!r} and close_timeout={close_timeout!r}"
-                )
-            close_timeout = wait_time
-        for name, value, allowed in (
-            ("lifespan", lifespan, ("auto", "on", "off")),
-            ("asgi_version", asgi_version, (None, "2.0", "3.0")),
-            ("backend", backend, ("asyncio", "trio")),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed!r}, got {value!r}")
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(
-                f"chunk_size must be an int of at least 1, got {chunk_size!r}"
-            )
-        _check_timeouts(
+        close_timeout, use_uvloop = checked_options(
+            wait_time=wait_time,
             close_timeout=close_timeout,
+            lifespan=lifespan,
+            asgi_version=asgi_version,
+            backend=backend,
+            chunk_size=chunk_size,
             startup_timeout=startup_timeout,
             shutdown_timeout=shutdown_timeout,
+            request_timeout=request_timeout,
+            eager=eager,
+            loop=loop,
+            backend_options=backend_options,
         )
-        if request_timeout is not None and not request_timeout > 0:
-            raise ValueError(
-                f"request_timeout must be > 0 or None, got {request_timeout!r}"
-            )
-        if not isinstance(eager, bool):
-            raise TypeError(f"eager must be True or False, got {eager!r}")
-        if eager and request_timeout is not None:
-            raise ValueError(
-                "A2W-EAGER-01: eager=True runs the app's first step on the WSGI "
-                "server's thread, where request_timeout cannot cancel it; got "
-                f"request_timeout={request_timeout!r} ({see('A2W-EAGER-01')})"
-            )
-        if loop is not None and backend != "asyncio":
-            raise ValueError(f"loop= needs backend='asyncio', got backend={backend!r}")
-        options = dict(backend_options or {})
-        use_uvloop = bool(options.pop("use_uvloop", True))
-        if options:
-            raise ValueError(f"unknown backend_options: {sorted(options)!r}")
         self.app = app
         self.lifespan = lifespan
         self.chunk_size = chunk_size
@@ -484,12 +458,6 @@ class ASGIToWSGI:
         tb: TracebackType | None,
     ) -> None:
         self.shutdown()
-
-
-def _check_timeouts(**timeouts: float | None) -> None:
-    for name, value in timeouts.items():
-        if value is not None and not value >= 0:
-            raise ValueError(f"{name} must be >= 0 or None, got {value!r}")
 
 
 def _stopping() -> BaseException:

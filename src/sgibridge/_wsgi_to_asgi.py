@@ -163,18 +163,7 @@ class WSGIToASGI:
         from ._detect import refuse_asgi_for_wsgi_adapter
 
         refuse_asgi_for_wsgi_adapter(app)
-        if buffer_size is None:
-            buffer_size = DEFAULT_HIGH_WATER
-            if send_queue_size is not None:
-                if send_queue_size < 1:
-                    raise ValueError(
-                        f"send_queue_size must be at least 1, got {send_queue_size!r}"
-                    )
-                buffer_size = send_queue_size * 65536
-        if buffer_size < 1:
-            raise ValueError(
-                f"buffer_size must be at least 1 byte, got {buffer_size!r}"
-            )
+        buffer_size = _buffer_size(buffer_size, send_queue_size)
         if max_body_size is not None and max_body_size < 0:
             raise ValueError(
                 f"max_body_size must be >= 0 or None, got {max_body_size!r}"
@@ -402,6 +391,22 @@ class WSGIToASGI:
                 await send({"type": f"lifespan.{phase}.complete"})
             if phase == "shutdown":
                 return
+
+
+def _buffer_size(buffer_size: int | None, send_queue_size: int | None) -> int:
+    """The ``buffer_size`` option: as given, else a2wsgi's ``send_queue_size``
+    in 64 KiB chunks, else the default high watermark."""
+    if buffer_size is None:
+        buffer_size = DEFAULT_HIGH_WATER
+        if send_queue_size is not None:
+            if send_queue_size < 1:
+                raise ValueError(
+                    f"send_queue_size must be at least 1, got {send_queue_size!r}"
+                )
+            buffer_size = send_queue_size * 65536
+    if buffer_size < 1:
+        raise ValueError(f"buffer_size must be at least 1 byte, got {buffer_size!r}")
+    return buffer_size
 
 
 def _limits(
