@@ -61,6 +61,7 @@ def uvicorn_argv(args: argparse.Namespace, spec: ServeSpec) -> list[str]:
 
 
 def run_uvicorn(args: argparse.Namespace, spec: ServeSpec) -> int:
+    """Run uvicorn's click command in this process; return its exit status."""
     from uvicorn.main import main as uvicorn_main
 
     try:
@@ -92,6 +93,7 @@ def hypercorn_argv(args: argparse.Namespace, spec: ServeSpec) -> list[str]:
 
 
 def run_hypercorn(args: argparse.Namespace, spec: ServeSpec) -> int:
+    """Run hypercorn's ``main`` in this process; return its exit status."""
     from hypercorn.__main__ import main as hypercorn_main
 
     try:
@@ -120,6 +122,7 @@ def granian_argv(args: argparse.Namespace, spec: ServeSpec) -> list[str]:
 
 
 def run_granian(args: argparse.Namespace, spec: ServeSpec) -> int:
+    """Run granian's click command in this process; return its exit status."""
     from granian.cli import cli as granian_cli
 
     try:

@@ -151,6 +151,7 @@ def _gunicorn_env(args: argparse.Namespace) -> None:
 
 
 def run_gunicorn(args: argparse.Namespace, spec: ServeSpec) -> int:
+    """Replace this process with Gunicorn, as planned by :func:`gunicorn_plan`."""
     _gunicorn_env(args)
     argv = args.gunicorn.argv
     sys.stdout.flush()

@@ -293,7 +293,7 @@ _loaded: dict[ServeSpec, Loaded] = {}
 def load(spec: ServeSpec) -> Loaded:
     """Import, detect and wrap ``spec.target``, once per process and spec.
 
-    :raises TargetError: see :func:`import_target` and :func:`detect_interface`.
+    :raises TargetError: see :func:`import_target` and :func:`~._detect.detect_interface`.
     """
     done = _loaded.get(spec)
     if done is not None:

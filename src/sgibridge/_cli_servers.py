@@ -165,6 +165,7 @@ class CLIError(Exception):
 
 
 def installed(server: Server) -> bool:
+    """Whether ``server``'s package can be imported."""
     try:
         importlib.import_module(server.module)
     except ImportError:
@@ -173,6 +174,7 @@ def installed(server: Server) -> bool:
 
 
 def install_hint(server: Server) -> str:
+    """The ``pip install`` line that adds ``server``."""
     return f"pip install 'sgibridge[{server.name}]'"
 
 
@@ -242,6 +244,7 @@ def check_options(args: argparse.Namespace, server: Server) -> None:
 
 
 def check_app(args: argparse.Namespace, server: Server, interface: Interface) -> None:
+    """Refuse, once the interface is known, an option that does not apply to the app."""
     if args.threads is not None and server.serve_as == "asgi" and interface != "wsgi":
         raise CLIError(
             f"--threads sizes the thread pool of a WSGI app, but {args.target} is an "
@@ -261,11 +264,13 @@ def _server_option(args: argparse.Namespace, server: str, option: str) -> list[s
 
 
 def passthrough_argv(args: argparse.Namespace) -> list[str]:
+    """The options given after ``--``, for the server's command line as they are."""
     extra: list[str] = args.passthrough
     return extra
 
 
 def mapped_options(args: argparse.Namespace, server: str) -> list[str]:
+    """The :data:`OPTION_NAMES` options given, under ``server``'s own names."""
     argv: list[str] = []
     for option in OPTION_NAMES:
         argv += _server_option(args, server, option)

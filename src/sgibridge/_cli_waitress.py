@@ -72,6 +72,7 @@ def _log_to_stderr(name: str, level: int, fmt: str) -> logging.Logger:
 
 
 def run_waitress(args: argparse.Namespace, spec: ServeSpec) -> int:
+    """Serve the app with ``waitress.serve`` in this process until it stops."""
     import waitress
 
     from ._asgi_to_wsgi import ASGIToWSGI
