@@ -41,7 +41,13 @@ if TYPE_CHECKING:
     from ._a2w_exchange import Exchange
     from ._types import Environ, StartResponse
 
-__all__ = ("IncompleteResponse", "RequestTimedOut", "Response", "exc_info_of")
+__all__ = (
+    "AppRaised",
+    "IncompleteResponse",
+    "RequestTimedOut",
+    "Response",
+    "exc_info_of",
+)
 
 logger = logging.getLogger("sgibridge")
 
@@ -63,6 +69,15 @@ _TYPES = frozenset(
 
 class IncompleteResponse(ASGIProtocolError):
     """The app ended without a full response (A2W-ERR-03/04, A2W-SEND-11)."""
+
+
+class AppRaised(Exception):
+    """Carries the app's exception out of ``respond()``: the WSGI call raises
+    it, with nothing handed to ``start_response`` (A2W-ERR-01)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class RequestTimedOut(SGIBridgeError):
@@ -361,10 +376,13 @@ class Response:
         return None
 
     def fail(self, exc: BaseException) -> Body:
-        """The app failed before any byte was yielded: E500 (A2W-ERR-01/03/04),
-        or E504 when ``request_timeout`` cancelled it (A2W-TIME-01)."""
+        """The app failed before any byte was yielded: E500 (A2W-ERR-03/04),
+        E504 when ``request_timeout`` cancelled it (A2W-TIME-01), or, for an
+        exception of the app's own, :class:`AppRaised` once the app has ended
+        (A2W-ERR-01)."""
         self.eof = True
         status = 500
+        raised = False
         if isinstance(exc, RequestTimedOut):
             status = 504  # logged where the timeout fired
         elif isinstance(exc, ClientDisconnected) and self.exchange.disconnected:
@@ -377,12 +395,12 @@ class Response:
                 see("A2W-ERR-01"),
                 exc_info=exc,
             )
-            if exc is self.exchange.app_error:
-                # Raised from the result's close(), once the E500 is out, so
-                # that WSGI middleware outside sees it, as WSGIToASGI re-raises
-                # after its E500 (W2A-ERR-01) and as after a complete response
-                # (A2W-ERR-08).
-                self.exchange.late_error = exc
+            # Nothing of the app's response has gone out: the WSGI call raises
+            # it, as a WSGI app that fails does, and the server (or WSGI
+            # middleware outside: a debugger, an error reporter, a test
+            # client) answers it. WSGIToASGI does the same the other way
+            # round (W2A-ERR-01).
+            raised = exc is self.exchange.app_error
         self.closed_early = True
         # An app that still runs (it is past a send() whose bytes T never
         # took) stops at its next send(): the server's error or a disconnect.
@@ -394,6 +412,9 @@ class Response:
             )
         )
         self.exchange.runner.call_soon(self.exchange.closed_on_loop)
+        if raised:
+            self.exchange.end()  # the app has ended (A2W-ERR-07)
+            raise AppRaised(exc)
         line, headers, body = canned_wsgi(status)
         self.start_response(line, headers, exc_info_of(exc))
         return Body([body], self)

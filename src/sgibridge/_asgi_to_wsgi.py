@@ -67,7 +67,7 @@ from typing_extensions import Self
 
 from ._a2w_options import checked_options
 from ._a2w_request import Request
-from ._a2w_response import exc_info_of
+from ._a2w_response import AppRaised, exc_info_of
 from ._a2w_stats import Registry
 from ._body import DEFAULT_HIGH_WATER
 from ._lifespan import LifespanClient
@@ -256,11 +256,14 @@ class ASGIToWSGI:
             return _canned(start_response, exc.status)
         try:
             return self._serve(rt, environ, start_response, scope, length)
+        except AppRaised as raised:
+            error = raised.error  # A2W-ERR-01, raised below: no context added
         except Exception as exc:  # a bug here must not become the server's own 500
             logger.exception("sgibridge failed to serve the request")
             line, headers, body = canned_wsgi(500)
             start_response(line, headers, exc_info_of(exc))
             return [body]
+        raise error
 
     def _serve(
         self,

@@ -33,6 +33,7 @@ __all__ = (
     "canned",
     "chain",
     "close_result",
+    "raised",
 )
 
 logger = logging.getLogger("sgibridge")
@@ -41,7 +42,7 @@ logger = logging.getLogger("sgibridge")
 class Complete:
     """The whole response, handed to the loop in one piece."""
 
-    __slots__ = ("body", "final", "headers", "path", "raise_after", "status")
+    __slots__ = ("body", "final", "headers", "path", "raise_after", "send", "status")
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class Complete:
         final: bool = True,
         path: str | None = None,
         raise_after: BaseException | None = None,
+        send: bool = True,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -59,6 +61,9 @@ class Complete:
         self.final = final
         self.path = path
         self.raise_after = raise_after
+        #: ``False``: nothing is sent; ``raise_after`` is raised at once and
+        #: the server answers it (W2A-ERR-01).
+        self.send = send
 
 
 class Streaming:
@@ -93,6 +98,13 @@ def canned(status: int, raise_after: BaseException | None = None) -> Complete:
     """A canned response (400, 413, 500, ...) with an error to raise after it."""
     headers, body = canned_asgi(status)
     return Complete(status, headers, (body,), raise_after=raise_after)
+
+
+def raised(error: BaseException) -> Complete:
+    """The app failed before its response started: no message is sent, the
+    ASGI call raises ``error``, and the server (or ASGI middleware outside)
+    answers it, as it answers an ASGI app that raises (W2A-ERR-01)."""
+    return Complete(500, [], raise_after=error, send=False)
 
 
 def close_result(result: Iterable[bytes] | None) -> BaseException | None:

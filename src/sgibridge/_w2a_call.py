@@ -285,6 +285,9 @@ class Call:
             )
 
     async def _send_complete(self, send: Send, answer: Complete) -> None:
+        if not answer.send:  # W2A-ERR-01: the server answers the app's error
+            assert answer.raise_after is not None
+            raise answer.raise_after
         self.sending = True
         try:
             await send_complete(send, answer)

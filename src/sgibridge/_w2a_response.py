@@ -34,7 +34,7 @@ from ._body_thread_to_loop import ThreadToLoop
 from ._exceptions import ClientDisconnected, WSGIProtocolError
 from ._rules import see
 from ._translate import parse_status_line, wsgi_response_headers
-from ._w2a_answer import Complete, StreamAborted, Streaming, canned, chain
+from ._w2a_answer import Complete, StreamAborted, Streaming, canned, chain, raised
 from ._w2a_filewrapper import FileWrapper, blocks, sendable_path
 
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ class Response:
     def finish(self) -> Complete:
         """The iterable ended (or reached Content-Length) before any byte went out."""
         if not self.sr_called:
-            return canned(500, raise_after=_no_start_response())
+            return raised(_no_start_response())
         self.complete = True
         # An empty body: the headers go out now, at the end (W2A-SR-06).
         headers = self.headers
@@ -371,7 +371,7 @@ class Response:
         if isinstance(error, BodyTooLarge):
             logger.info("request rejected with 413: %s", error)
             return canned(413)
-        return canned(500, raise_after=error)
+        return raised(error)
 
     def _short(self) -> bool:
         """Did the body end before the declared Content-Length (W2A-BODY-07)?"""

@@ -372,8 +372,8 @@ def test_A2W_EAGER_01_eager_start_under_gunicorn(config_id: str) -> None:
         assert big.headers["x-started-on"] != "sgibridge-loop"
         assert big.content.endswith(b"ended on sgibridge-loop")
         assert len(big.content) == 48 * 65536 + len(b"ended on sgibridge-loop")
-        # The app's error is raised from close() after the E500 (A2W-ERR-01), so Gunicorn's
-        # gthread worker closes that connection: the request has one of its own, not reused.
+        # The app's error is raised from the WSGI call (A2W-ERR-01): Gunicorn answers its own
+        # 500 and closes that connection, so the request has one of its own, not reused.
         with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as once:
             failed = once.get("/needs-loop")
         assert failed.status_code == 500

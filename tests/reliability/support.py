@@ -91,6 +91,14 @@ def assert_canned_asgi(exchange: Exchange, status: int) -> None:
     assert exchange.finished
 
 
+def assert_raised_unsent(exchange: Exchange, error: type[BaseException]) -> None:
+    """W2A-ERR-01: the app failed before its response started: nothing was
+    sent, and the ASGI call raised ``error`` for the server to answer, as it
+    answers any ASGI app that raises."""
+    assert exchange.messages == [], exchange.messages
+    assert isinstance(exchange.error, error), exchange.error
+
+
 def assert_canned_wsgi(result: WSGIResult, status: int) -> None:
     body = CANNED[status]
     assert result.status == f"{status} {body.decode()}", result
@@ -100,6 +108,16 @@ def assert_canned_wsgi(result: WSGIResult, status: int) -> None:
     ]
     assert result.body == body
     assert result.error is None
+
+
+def assert_raised_from_call(result: WSGIResult, raised: list[BaseException]) -> None:
+    """A2W-ERR-01: the WSGI call raised the app's exception (``raised`` holds
+    what WSGI middleware outside saw), with nothing handed to
+    ``start_response``: the server answers it as it answers any WSGI app
+    that raises."""
+    assert result.calls == [], result
+    assert result.call_error is not None
+    assert raised == [result.call_error]
 
 
 # --------------------------------------------------------------------------
@@ -289,6 +307,9 @@ class WSGIResult:
     chunks: int = 0
     #: The exception that iteration raised (the server aborts the connection).
     error: BaseException | None = None
+    #: The exception the WSGI call itself raised (the server answers it with
+    #: a 500 of its own; nothing was handed to ``start_response``).
+    call_error: BaseException | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -320,7 +341,11 @@ def serve_wsgi(
         out.status, out.headers = status, headers
         return lambda data: None
 
-    result = (validator(app) if validate else app)(environ, start_response)
+    try:
+        result = (validator(app) if validate else app)(environ, start_response)
+    except Exception as exc:  # the server answers with its own 500
+        out.call_error = exc
+        return out
     parts: list[bytes] = []
     try:
         iterator = iter(result)

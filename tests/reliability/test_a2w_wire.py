@@ -65,20 +65,20 @@ def assert_served(server: Server) -> None:
 
 
 def test_A2W_ERR_01_failure_after_start_is_one_clean_500(server: Server) -> None:
-    """The app raised after ``http.response.start``, before any body: one
-    E500 with one set of headers, never the app's and the E500's. The app's
-    exception is then raised from the result's ``close()``: the server logs
-    it, the E500 is out whole by then, and the same processes serve on."""
+    """The app raised after ``http.response.start`` (``content-length: 1000``),
+    before any body: the WSGI call raises the app's exception, so the server
+    logs it and answers with its own 500, whole, with one set of headers and
+    none of the app's; the same processes serve on."""
     pids = server.pids()
     conn = rawhttp.Connection(server.port, timeout=10)
     try:
         head = raw_head(conn, "/fail-after-start")
         assert head[0][1].split(" ", 2)[1] == "500", head
-        assert values(head, "content-length") == ["21"], head
-        assert conn._read_exact(21) == b"Internal Server Error"
+        lengths = values(head, "content-length")
+        assert len(lengths) == 1 and lengths[0] != "1000", head
+        assert len(conn._read_exact(int(lengths[0]))) == int(lengths[0])
     finally:
         conn.close()
-    # Each server logs what close() raised (and closes that connection).
     logged = {
         "gunicorn": "Error handling request",
         "waitress": "Exception while serving",

@@ -40,6 +40,7 @@ from .support import (
     WSGIResult,
     assert_a2w_recovers,
     assert_canned_wsgi,
+    assert_raised_from_call,
     close_a2w,
     serve_wsgi,
     wait_until,
@@ -220,8 +221,8 @@ def test_A2W_fault_client_leaves_after_response(make: Make) -> None:
 
 
 def closing_outer(mw: Any, raised: list[BaseException]) -> Any:
-    """WSGI middleware outside ``mw`` that records what its result's
-    ``close()`` raises, as an error reporter would."""
+    """WSGI middleware outside ``mw`` that records what the call or its
+    result's ``close()`` raises, as an error reporter would."""
 
     class Outer:
         def __init__(self, result: Any) -> None:
@@ -237,14 +238,18 @@ def closing_outer(mw: Any, raised: list[BaseException]) -> Any:
                 raised.append(exc)
 
     def outer(environ: dict[str, Any], start_response: Any) -> Outer:
-        return Outer(mw(environ, start_response))
+        try:
+            return Outer(mw(environ, start_response))
+        except Exception as exc:
+            raised.append(exc)
+            raise
 
     return outer
 
 
 def test_A2W_fault_app_raises_before_response_start(make: Make) -> None:
-    """A2W-ERR-01: E500 through start_response(..., exc_info), then the
-    app's exception from close()."""
+    """A2W-ERR-01: the WSGI call raises the app's exception, with nothing
+    handed to start_response, once the app has ended."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         raise Boom("before start")
@@ -252,16 +257,15 @@ def test_A2W_fault_app_raises_before_response_start(make: Make) -> None:
     mw, tasks = make(app)
     raised: list[BaseException] = []
     result = serve_wsgi(closing_outer(mw, raised), make_environ())
-    assert_canned_wsgi(result, 500)
-    assert len(raised) == 1 and isinstance(raised[0], Boom)
-    assert len(result.calls) == 1 and result.calls[0][1][1].args == ("before start",)
+    assert_raised_from_call(result, raised)
+    assert isinstance(raised[0], Boom) and raised[0].args == ("before start",)
     assert_a2w_recovers(mw, tasks)
 
 
 def test_A2W_fault_app_raises_after_response_start(make: Make) -> None:
-    """A2W-ERR-01: start was sent, no byte yet: still E500, and start_response
-    is called once, with the E500 alone (issue 13 §2: a server that appends
-    headers on a second call would send two Content-Lengths)."""
+    """A2W-ERR-01: start was sent, no byte yet: the app's status and headers
+    never reach start_response, and the WSGI call raises the app's exception
+    (issue 13 §2: start_response is never called twice)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await start(send, 201)
@@ -271,10 +275,8 @@ def test_A2W_fault_app_raises_after_response_start(make: Make) -> None:
     mw, tasks = make(app)
     raised: list[BaseException] = []
     result = serve_wsgi(closing_outer(mw, raised), make_environ())
-    assert_canned_wsgi(result, 500)
-    assert [status for status, _ in result.calls] == ["500 Internal Server Error"]
-    assert isinstance(result.calls[0][1][1], Boom)
-    assert raised == [result.calls[0][1][1]]  # then from close()
+    assert_raised_from_call(result, raised)
+    assert isinstance(raised[0], Boom)
     assert_a2w_recovers(mw, tasks)
 
 
@@ -318,28 +320,11 @@ def test_A2W_fault_app_raises_after_response_complete(
     mw, tasks = make(app)
     raised: list[BaseException] = []
 
-    class Outer:
-        """WSGI middleware that records what the result's close() raises."""
-
-        def __init__(self, result: Any) -> None:
-            self.result = result
-
-        def __iter__(self) -> Iterator[bytes]:
-            return iter(self.result)
-
-        def close(self) -> None:
-            try:
-                self.result.close()
-            except Boom as exc:
-                raised.append(exc)
-
-    def outer(environ: dict[str, Any], start_response: Any) -> Outer:
-        return Outer(mw(environ, start_response))
-
     with caplog.at_level(logging.ERROR, logger="sgibridge"):
-        served(serve_wsgi(outer, make_environ()), "200 OK", b"complete")
+        result = serve_wsgi(closing_outer(mw, raised), make_environ())
+        served(result, "200 OK", b"complete")
     assert any(r.exc_info and r.exc_info[0] is Boom for r in caplog.records)
-    assert len(raised) == 1
+    assert len(raised) == 1 and isinstance(raised[0], Boom)
     assert_a2w_recovers(mw, tasks)
 
 

@@ -139,6 +139,24 @@ def test_W2A_server_app_raises_mid_stream(w2a_server: tuple[Server, int]) -> Non
     assert marks(server, "CLOSE", name) == 1
 
 
+def test_W2A_ERR_01_server_answers_an_error_before_start(
+    w2a_server: tuple[Server, int],
+) -> None:
+    """W2A-ERR-01: the WSGI app raises before start_response; WSGIToASGI
+    sends nothing and raises it, so the server logs it and answers its own
+    500, whole, and serves on."""
+    server, idle = w2a_server
+    name = tag()
+    conn = rawhttp.Connection(server.port)
+    try:
+        response = conn.request("GET", f"/raise-first?tag={name}")
+    finally:
+        conn.close()
+    assert response.status == 500
+    server.wait_for_log(f"raising before start_response ({name})", timeout=20)
+    w2a_settled(server, idle)
+
+
 # --------------------------------------------------------------------------
 # ASGIToWSGI under Gunicorn (gthread) and Waitress
 # --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ through ASGIToWSGI (for Gunicorn and Waitress).
   chunks with a Content-Length.
 - ``POST /echo`` reads the whole body in 8 KiB reads and answers it back.
 - ``GET /raise?tag=T`` sends some chunks, then the app raises.
+- ``GET /raise-first?tag=T`` (WSGI only) raises before ``start_response``.
 - ``GET /health`` answers ``ok``.
 - ``GET /gc`` runs a full garbage collection (on the WSGI worker thread or
   the adapter's loop) and answers how many objects it found: the soak test
@@ -114,6 +115,8 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> _Bo
     if path == "/raise":
         start_response("200 OK", octets)
         return _Body(_raising(tag), tag)
+    if path == "/raise-first":
+        raise RuntimeError(f"rel-apps: raising before start_response ({tag})")
     if path == "/gc":  # collect cyclic garbage; answer how much was found
         found = str(gc.collect()).encode()
         start_response("200 OK", [("Content-Length", str(len(found)))])
