@@ -121,7 +121,8 @@ def run(
     results.unlink(missing_ok=True)
     env = dict(os.environ)
     env.update(
-        PYTHONPATH=str(INJECT),
+        # This checkout's sgibridge, ahead of whatever is installed.
+        PYTHONPATH=os.pathsep.join((str(INJECT), str(ROOT / "src"))),
         SGIBRIDGE_COMPAT_ADAPTER=mode,
         SGIBRIDGE_COMPAT_RESULTS=str(results),
         SGIBRIDGE_COMPAT_TEST_TIMEOUT=str(TEST_TIMEOUT),
