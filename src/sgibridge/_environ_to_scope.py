@@ -113,8 +113,9 @@ def _port(value: object) -> int | None:
     return None
 
 
-def _paths(environ: Mapping[str, Any]) -> tuple[str, str, bytes]:
-    """A2W-SCOPE-05/06: ``root_path``, ``path`` and ``raw_path``."""
+def _target(environ: Mapping[str, Any]) -> tuple[str, str, bytes, bytes]:
+    """A2W-SCOPE-05/06/07: ``root_path``, ``path``, ``raw_path`` and
+    ``query_string``, the request target."""
     script_name = environ.get("SCRIPT_NAME", "")
     path_info = environ.get("PATH_INFO", "")
     octets = _environ_bytes("SCRIPT_NAME", script_name) + _environ_bytes(
@@ -122,26 +123,9 @@ def _paths(environ: Mapping[str, Any]) -> tuple[str, str, bytes]:
     )
     root_path = wsgi_to_asgi_path(normalize_root_path(script_name))
     path = octets.decode("utf-8", "replace") or "/"
-    return root_path, path, _raw_path(environ, octets or b"/")
-
-
-def _addresses(
-    environ: Mapping[str, Any],
-) -> tuple[tuple[str, int | None] | None, tuple[str, int] | None]:
-    """A2W-SCOPE-09/10: the scope's ``server`` and ``client``."""
-    server_name = environ.get("SERVER_NAME")
-    server = (
-        (server_name, _port(environ.get("SERVER_PORT")))
-        if isinstance(server_name, str) and server_name
-        else None
-    )
-    remote_addr = environ.get("REMOTE_ADDR")
-    client = (
-        (remote_addr, _port(environ.get("REMOTE_PORT")) or 0)
-        if isinstance(remote_addr, str) and remote_addr
-        else None
-    )
-    return server, client
+    raw_path = _raw_path(environ, octets or b"/")
+    query = environ.get("QUERY_STRING") or ""
+    return root_path, path, raw_path, _environ_bytes("QUERY_STRING", query)
 
 
 def _length_text(value: object) -> object:
@@ -212,16 +196,24 @@ def environ_to_scope(
     if not (isinstance(scheme, str) and scheme):
         scheme = _scheme_from_https(environ.get("HTTPS"))
 
-    root_path, path, raw_path = _paths(environ)
-
-    # A2W-SCOPE-07
-    query = environ.get("QUERY_STRING") or ""
-    query_string = _environ_bytes("QUERY_STRING", query)
+    root_path, path, raw_path, query_string = _target(environ)
 
     # A2W-SCOPE-08, CORE-HDR-07
     headers = _scope_headers(environ)
 
-    server, client = _addresses(environ)
+    # A2W-SCOPE-09/10
+    server_name = environ.get("SERVER_NAME")
+    server = (
+        (server_name, _port(environ.get("SERVER_PORT")))
+        if isinstance(server_name, str) and server_name
+        else None
+    )
+    remote_addr = environ.get("REMOTE_ADDR")
+    client = (
+        (remote_addr, _port(environ.get("REMOTE_PORT")) or 0)
+        if isinstance(remote_addr, str) and remote_addr
+        else None
+    )
 
     # A2W-SCOPE-12
     if extensions is None:
