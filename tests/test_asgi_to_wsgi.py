@@ -1194,6 +1194,7 @@ def test_A2W_SEND_11_body_cut_at_content_length(
     caplog.set_level(logging.WARNING, logger="sgibridge")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # the (empty) request body
         headers = [*TEXT, (b"content-length", b"5")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"hel", "more_body": True})
@@ -1588,6 +1589,42 @@ def test_A2W_ERR_06_early_close(make: Callable[..., ASGIToWSGI]) -> None:
     assert next(iter(result)) == b"a"
     result.close()  # type: ignore[attr-defined]
     assert events == ["http.disconnect", "ClientDisconnected", "returned"]
+
+
+def test_A2W_ERR_06_close_at_content_length_is_no_disconnect(
+    make: Callable[..., ASGIToWSGI],
+) -> None:
+    """A2W-ERR-06, A2W-ERR-08: a server that stops at the declared
+    Content-Length (as PEP 3333 lets it, and as WSGIToASGI does) has the
+    whole response: the app's closing empty message is accepted, not a
+    disconnect, and an error it raises afterwards comes out of close()."""
+    events: list[object] = []
+    sent = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # the (empty) request body
+        headers = [*TEXT, (b"content-length", b"5")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+        await wait_event(sent)  # the server has closed the result by now
+        try:
+            await send({"type": "http.response.body", "body": b""})
+        except ClientDisconnected:
+            events.append("ClientDisconnected")
+        events.append((await receive())["type"])
+        raise Boom("after the whole response")
+
+    result, _ = start(make(app), make_environ(), validate=False)
+    assert next(iter(result)) == b"hello"  # all 5 declared bytes: the server stops
+
+    def release() -> None:
+        time.sleep(0.05)
+        sent.set()
+
+    threading.Thread(target=release, daemon=True).start()
+    with pytest.raises(Boom, match="after the whole response"):
+        result.close()  # type: ignore[attr-defined]
+    assert events == ["http.disconnect"]
 
 
 def test_A2W_ERR_06_close_timeout_cancels_a_stuck_app(

@@ -447,6 +447,15 @@ class Response:
         """The result's ``close()`` (A2W-ERR-06/07/08)."""
         if not self.eof:
             self.eof = True
+            limit = self.limit
+            if limit is not None and self.sent >= limit:
+                # The app has handed over its whole declared Content-Length and
+                # the server stopped there, as PEP 3333 lets it: the response
+                # is whole, not cut, so the app's closing message is no
+                # disconnect and its later error reaches close() (A2W-ERR-06).
+                self.exchange.runner.call_soon(self._whole_on_loop)
+                self.exchange.end()
+                return
             self.closed_early = True
             self.out.abort(
                 ClientDisconnected(
@@ -456,6 +465,11 @@ class Response:
             )
             self.exchange.runner.call_soon(self.exchange.closed_on_loop)
         self.exchange.end()
+
+    def _whole_on_loop(self) -> None:
+        """On the loop: the server took the whole declared body and closed."""
+        self.ended = True
+        self.exchange.wake_ended()
 
 
 def exc_info_of(
