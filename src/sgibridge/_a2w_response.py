@@ -6,7 +6,7 @@ Theory of operation (docs/behaviour.md, A2W-SEND-01..12, A2W-EXT, A2W-ERR)
 :class:`Response` holds the response state of one request. Its *loop side*
 is the app's ``send()``: ``http.response.start`` is validated on the loop
 (A2W-SEND-02) and kept; body bytes go into the request's
-:class:`~._body.LoopToThread` pipe, and ``send()`` returns at once unless more
+:class:`~._body_loop_to_thread.LoopToThread` pipe, and ``send()`` returns at once unless more
 than the high watermark is unread (A2W-SEND-06). The final body closes the
 pipe; a body short of the declared ``content-length`` fails it instead
 (A2W-SEND-11).

@@ -13,7 +13,7 @@ Two threads are involved. The *loop* runs the app's lifespan task (the
 wait for its outcome: the first requests block on :attr:`LifespanClient.started`
 (a :class:`threading.Event`), so concurrent first requests all wait for the
 same single startup (A2W-LIFE-02); ``shutdown()`` wakes the task through a
-:class:`~._body.Waiter` and blocks on :attr:`LifespanClient.stopped` for at
+:class:`~._body_bridge.Waiter` and blocks on :attr:`LifespanClient.stopped` for at
 most ``shutdown_timeout`` seconds (A2W-LIFE-06).
 
 The protocol is a small state machine, ``phase``::

@@ -1,7 +1,7 @@
 """WSGIToASGI, the request side of one call, on the event loop.
 
 :class:`RequestPump` is a task that receives the request body into a
-:class:`~._body.LoopToThread` pipe ahead of the app's reads (``wsgi.input``
+:class:`~._body_loop_to_thread.LoopToThread` pipe ahead of the app's reads (``wsgi.input``
 reads from the other end, on the worker thread), then keeps watching
 ``receive()`` for ``http.disconnect``. :func:`watch` is the watcher alone, for
 a request whose body came whole in the first message.

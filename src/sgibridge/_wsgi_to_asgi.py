@@ -10,15 +10,15 @@ One HTTP request goes like this:
    answered there with a canned 400/404/413/431.
 2. The first ``http.request`` is received on the loop before any thread is
    involved. If it holds the whole body, ``wsgi.input`` is an in-memory
-   :class:`~._body.InputStream` and no synchronisation happens at all. If more
+   :class:`~._body_input.InputStream` and no synchronisation happens at all. If more
    body follows (or ``Expect: 100-continue`` asks us to wait for the app), a
-   *pump* task (:mod:`._w2a_request`) feeds a :class:`~._body.LoopToThread`
+   *pump* task (:mod:`._w2a_request`) feeds a :class:`~._body_loop_to_thread.LoopToThread`
    pipe ahead of the reader, up to the high watermark.
 3. The WSGI call, its iteration and ``close()`` run as one job on one worker
    thread (W2A-CLOSE-03) from a bounded pool (W2A-THR-01); :mod:`._w2a_call`
    holds the job and the loop side that sends.
 4. The thread (:mod:`._w2a_response`) answers the loop once, through a
-   :class:`~._body.Waiter`:
+   :class:`~._body_bridge.Waiter`:
 
    - ``Complete``: the whole response is known (a list or tuple result,
      an empty body, an error before headers, a ``pathsend`` file). The loop
@@ -27,7 +27,7 @@ One HTTP request goes like this:
    - ``Streaming``: headers are ready and come with the first non-empty
      chunk (PEP 3333 §The start_response() Callable: headers wait for it,
      W2A-SR-06). The loop sends them, then what a
-     :class:`~._body.ThreadToLoop` pipe yields while the thread keeps
+     :class:`~._body_thread_to_loop.ThreadToLoop` pipe yields while the thread keeps
      iterating, blocked only above the high watermark (W2A-BODY-02), and a
      watcher task turns ``http.disconnect`` into an abort of the app's next
      write (W2A-ERR-07, W2A-IN-14).
