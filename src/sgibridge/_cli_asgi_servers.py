@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._cli_address import hostport, listen_host, listen_port, raise_if_in_use
 from ._cli_servers import CLI_TARGET, mapped_options, passthrough_argv
@@ -36,6 +36,19 @@ def _exit_code(exc: SystemExit) -> int:
         return code
     print(code, file=sys.stderr)
     return 1
+
+
+def _run_click(
+    command: Any, argv: list[str], prog_name: str, args: argparse.Namespace
+) -> int:
+    """Run a server's click command in this process; return its exit status."""
+    try:
+        command.main(args=argv, prog_name=prog_name, standalone_mode=True)
+    except OSError as exc:
+        raise_if_in_use(exc, args)
+    except SystemExit as exc:
+        return _exit_code(exc)
+    return 0  # pragma: no cover - click's standalone mode always exits
 
 
 def uvicorn_argv(args: argparse.Namespace, spec: ServeSpec) -> list[str]:
@@ -64,13 +77,7 @@ def run_uvicorn(args: argparse.Namespace, spec: ServeSpec) -> int:
     """Run uvicorn's click command in this process; return its exit status."""
     from uvicorn.main import main as uvicorn_main
 
-    try:
-        uvicorn_main.main(
-            args=uvicorn_argv(args, spec), prog_name="uvicorn", standalone_mode=True
-        )
-    except SystemExit as exc:
-        return _exit_code(exc)
-    return 0  # pragma: no cover - click's standalone mode always exits
+    return _run_click(uvicorn_main, uvicorn_argv(args, spec), "uvicorn", args)
 
 
 def hypercorn_argv(args: argparse.Namespace, spec: ServeSpec) -> list[str]:
@@ -125,12 +132,5 @@ def run_granian(args: argparse.Namespace, spec: ServeSpec) -> int:
     """Run granian's click command in this process; return its exit status."""
     from granian.cli import cli as granian_cli
 
-    try:
-        granian_cli.main(
-            args=granian_argv(args, spec), prog_name="granian", standalone_mode=True
-        )
-    except OSError as exc:
-        raise_if_in_use(exc, args)
-    except SystemExit as exc:
-        return _exit_code(exc)
+    return _run_click(granian_cli, granian_argv(args, spec), "granian", args)
     return 0  # pragma: no cover - click's standalone mode always exits
