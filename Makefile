@@ -90,7 +90,9 @@ fuzz: $(STAMP)
 
 COMPAT := .venv-compat
 ## The frameworks' own test suites natively, through sgibridge and through a2wsgi,
-## in their own environment (.venv-compat): prints the table, writes docs/compat.md.
+## in their own environment (.venv-compat; a suite with requirements of its own, such
+## as Quart's, in .venv-compat-<name>, which the harness builds): prints the table,
+## writes docs/compat.md.
 $(COMPAT)/.installed: compat/requirements.txt pyproject.toml
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet -r compat/requirements.txt
@@ -105,4 +107,4 @@ soak: $(STAMP)
 	SGIBRIDGE_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/reliability/test_soak.py
 
 clean:
-	rm -rf $(VENV) .venv-bench $(COMPAT) compat/.cache .coverage .mypy_cache .pytest_cache .ruff_cache .nox build/site
+	rm -rf $(VENV) .venv-bench $(COMPAT) $(COMPAT)-* compat/.cache .coverage .mypy_cache .pytest_cache .ruff_cache .nox build/site

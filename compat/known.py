@@ -127,6 +127,26 @@ of request context".
         (("Flask", "*", r"Working outside of (request|application) context"),),
     ),
     Cause(
+        "quart-preserved-context",
+        "limit",
+        """
+`async with app.test_client():` keeps the request context for the test to
+inspect after the request: Quart's test client marks the scope with its own
+key `_quart._preserve_context`, and the app then stores a copy of its
+request context on the app object. Behind the pair the app's scope is the
+one ASGIToWSGI builds from the environ, which carries the request and no
+test-client key, so the app keeps nothing: "'Quart' object has no attribute
+'_preserved_context'". a2wsgi fails it the same way.
+""",
+        (
+            (
+                "Quart",
+                "tests/test_testing.py::test_with_usage",
+                r"no attribute '_preserved_context'",
+            ),
+        ),
+    ),
+    Cause(
         "interrupt-stays-in-its-request",
         "right",
         """
@@ -370,6 +390,49 @@ the client reads are the same.
         ),
     ),
     Cause(
+        "head-response-without-body",
+        "right",
+        """
+The view returns `request.method` as the body for every method, and the test
+checks that a `HEAD` response's body holds `HEAD`. Natively Quart's test
+client hands back whatever the app sent. Behind the pair ASGIToWSGI, the
+server in front of the ASGI app, drops the body of a response to `HEAD`
+(A2W-SEND-10, RFC 9110 section 9.3.2), as Uvicorn, Hypercorn and Gunicorn
+do on a real socket: a client never sees a `HEAD` body. a2wsgi passes the
+bytes on.
+""",
+        (("Quart", "tests/test_testing.py::test_methods", r"'HEAD' in ''"),),
+    ),
+    Cause(
+        "root-path-outside-path",
+        "right",
+        """
+The test asks for path `/` with `root_path="/bob"` and expects 404: Quart
+takes `path` to include `root_path`, so `/` is outside the app. WSGIToASGI's
+default `root_path_mode="auto"` reads a path that does not start with
+`root_path` in the older ASGI convention, where `path` excluded it
+(W2A-ENV-02), so the app behind the pair is asked for `/bob/` and answers
+200. `WSGIToASGI(app, root_path_mode="included")` gives the 404 Quart
+expects; a2wsgi also answers 200.
+""",
+        (("Quart", "tests/test_basic.py::test_root_path", r"200 == 404"),),
+    ),
+    Cause(
+        "scope-client-port-not-int",
+        "right",
+        """
+The test sends a scope whose `client` is `("127.0.0.2", "1234")`, its port
+a string where ASGI has an `int`, and expects the app to see `127.0.0.2` as
+the remote address. WSGIToASGI leaves out both `REMOTE_ADDR` and
+`REMOTE_PORT` for a malformed `client` (W2A-ENV-06), so the app behind the
+pair sees no client (Quart's `<local>`). a2wsgi takes `client[0]` whatever
+the port is. Keeping a well-formed host when only the port is malformed
+would be a relaxation of W2A-ENV-06, in the translation core
+(`sgibridge/_scope_to_environ.py`, `_add_addresses`).
+""",
+        (("Quart", "tests/test_testing.py::test_remote_addr", r"'127\.0\.0\.2'"),),
+    ),
+    Cause(
         "int-content-length",
         "open",
         """
@@ -601,7 +664,10 @@ sgibridge in both directions at once:
 
 Each suite comes from its framework's source distribution on the package
 index, pinned to the version in `compat/requirements.txt`, and runs in its
-own environment (`.venv-compat`). It runs natively first: only tests that
+own environment (`.venv-compat`). Quart's suite is 0.15.1's (its source
+distributions from 0.16.3 on ship no tests); it needs the Werkzeug 2.0 of
+its day, so it runs in `.venv-compat-quart`, pinned in
+`compat/requirements-quart.txt`. Each suite runs natively first: only tests that
 pass natively count. Then through sgibridge, and through a2wsgi's pair
 (`a2wsgi.ASGIMiddleware(a2wsgi.WSGIMiddleware(app))` and
 `a2wsgi.WSGIMiddleware(a2wsgi.ASGIMiddleware(app))`) for comparison.
@@ -610,7 +676,8 @@ outlives either counts as hung.
 
 How each test client is pointed at the pair is in `compat/inject/`:
 Werkzeug's client (so Flask's), Falcon's `simulate_*` and `ASGIConductor`,
-Starlette's `TestClient`, and Django's `ClientHandler`, which does not speak
+Starlette's `TestClient`, Quart's test client (its HTTP and websocket
+connections), and Django's `ClientHandler`, which does not speak
 WSGI and so is turned into a WSGI app whose response the test sees rebuilt
 from what crossed the wire. Lifespan and websocket scopes go to the app
 directly in every mode: the test client drives the lifespan itself, and a
@@ -633,8 +700,8 @@ adapter columns count the *counted* tests.
 REPRODUCE = """
 ## Reproduce
 
-`make compat` builds `.venv-compat`, fetches the suites and writes this
-file. One suite: `.venv-compat/bin/python -m compat.run --suite Flask`.
+`make compat` builds `.venv-compat` (and the suites' own environments),
+fetches the suites and writes this file. One suite: `.venv-compat/bin/python -m compat.run --suite Flask`.
 The raw results (one JSON line per test) and each run's log are in
 `compat/.cache/results/`. `make test` runs a fast subset
 (tests/test_compat_fast.py).

@@ -32,6 +32,7 @@ from compat.suites import (
     UNAVAILABLE,
     Suite,
     by_name,
+    environment,
     fetch,
 )
 
@@ -397,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.from_cache:
             rows.append(cached(suite, adapters))
             continue
-        rows.append(row(suite, sys.executable, adapters))
+        rows.append(row(suite, environment(suite), adapters))
         r = rows[-1]
         for mode, run_ in [("native", r.native), *r.adapters.items()]:
             stop = " (stopped at the run timeout)" if run_.stopped else ""

@@ -3,11 +3,14 @@
 Each suite comes from its framework's source distribution on the package
 index, pinned to the version in compat/requirements.txt, so a fresh machine
 (or CI) fetches exactly what a run here used. Downloads are cached under
-``compat/.cache/`` (git-ignored).
+``compat/.cache/`` (git-ignored). A suite whose dependencies conflict with
+that environment names requirements of its own, and runs in a virtual
+environment built from them (:func:`environment`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import tarfile
@@ -29,6 +32,10 @@ class Suite:
     :param runner: ``"pytest"`` or ``"django"`` (Django's runtests.py).
     :param args: pytest arguments, or the Django test labels.
     :param sides: what the framework's apps speak: ``"WSGI"``, ``"ASGI"``.
+    :param requirements: a requirements file in compat/ (exact pins) for a
+        suite that cannot share compat/requirements.txt's environment; it
+        then runs in ``.venv-compat-<dist>`` (:func:`environment`). Empty:
+        the suite runs in the harness's own environment.
     """
 
     name: str
@@ -37,6 +44,14 @@ class Suite:
     runner: str
     args: tuple[str, ...]
     sides: str
+    requirements: str = ""
+
+    @property
+    def venv(self) -> Path | None:
+        """The suite's own virtual environment, if it has requirements."""
+        if not self.requirements:
+            return None
+        return ROOT / f".venv-compat-{self.dist.lower()}"
 
     @property
     def source(self) -> Path:
@@ -83,11 +98,21 @@ SUITES = (
         "WSGI and ASGI",
     ),
     Suite("Starlette", "starlette", "1.10.0", "pytest", ("tests",), "ASGI"),
+    # Quart's source distributions from 0.16.3 on ship no tests; 0.15.1's
+    # suite needs the Werkzeug 2.0 of its day, so it has its own environment.
+    Suite(
+        "Quart",
+        "Quart",
+        "0.15.1",
+        "pytest",
+        ("tests",),
+        "ASGI",
+        requirements="requirements-quart.txt",
+    ),
 )
 
 #: Frameworks the task names whose suites cannot be had from the index.
 UNAVAILABLE = {
-    "Quart": "its source distribution (0.22.0, and 0.19.9 and 0.18.4 before it) ships no tests",
     "Litestar": "its source distribution (2.25.0) ships no tests; Starlette stands in",
 }
 
@@ -98,6 +123,39 @@ def by_name(name: str) -> Suite:
         if suite.name.lower() == name.lower():
             return suite
     raise KeyError(f"no suite {name!r}; known: {', '.join(s.name for s in SUITES)}")
+
+
+def environment(suite: Suite, python: str = sys.executable) -> str:
+    """The Python that runs ``suite``: ``python`` itself, or the suite's own
+    virtual environment, built from its requirements with ``python``'s
+    interpreter and rebuilt when the requirements change.
+
+    :raises RuntimeError: the install failed; the message carries pip's.
+    """
+    venv = suite.venv
+    if venv is None:
+        return python
+    requirements = ROOT / "compat" / suite.requirements
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    stamp = venv / ".installed"
+    own = str(venv / "bin" / "python")
+    if stamp.exists() and stamp.read_text(encoding="utf-8") == digest:
+        return own
+    steps = [
+        [python, "-m", "venv", "--clear", str(venv)],
+        [own, "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+    ]
+    for step in steps:
+        done = subprocess.run(
+            step, capture_output=True, text=True, timeout=1800, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"building {venv.name} failed ({' '.join(step[1:4])}): "
+                f"{(done.stderr or done.stdout).strip()[-2000:]}"
+            )
+    stamp.write_text(digest, encoding="utf-8")
+    return own
 
 
 def fetch(suite: Suite, python: str = sys.executable) -> Path:

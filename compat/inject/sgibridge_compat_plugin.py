@@ -2,7 +2,8 @@
 
 Loaded with ``-p sgibridge_compat_plugin``. It points each framework's test
 client at :mod:`sgibridge_compat_wrap`'s wrapper (Werkzeug's, so Flask's;
-Falcon's ``simulate_*`` and ``ASGIConductor``; Starlette's ``TestClient``)
+Falcon's ``simulate_*`` and ``ASGIConductor``; Starlette's ``TestClient``;
+Quart's test client)
 and writes one JSON line per test to ``SGIBRIDGE_COMPAT_RESULTS``: a
 ``start`` line when the test begins (a test with no end line was hung when
 the run was stopped) and an ``end`` line with its outcome and what it sent
@@ -91,10 +92,34 @@ def _patch_starlette() -> None:
     transport.__init__ = __init__  # type: ignore[method-assign]
 
 
+def _patch_quart() -> None:
+    try:
+        from quart.testing import connections
+    except ImportError:
+        return
+    # Each connection starts the app in ``__aenter__``; the connection's
+    # ``app`` stays the Quart app for the rest (its ``response_class``), and
+    # the test app (quart/testing/app.py) drives the lifespan directly.
+    for cls in (connections.TestHTTPConnection, connections.TestWebsocketConnection):
+        original = cls.__aenter__
+
+        @functools.wraps(original)
+        async def __aenter__(self: Any, original: Any = original) -> Any:
+            app = self.app
+            self.app = wrap.wrap_asgi(app)
+            try:
+                return await original(self)
+            finally:
+                self.app = app
+
+        cls.__aenter__ = __aenter__  # type: ignore[method-assign]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _patch_werkzeug()
     _patch_falcon()
     _patch_starlette()
+    _patch_quart()
 
 
 def pytest_collection_modifyitems(
