@@ -418,21 +418,6 @@ expects; a2wsgi also answers 200.
         (("Quart", "tests/test_basic.py::test_root_path", r"200 == 404"),),
     ),
     Cause(
-        "scope-client-port-not-int",
-        "right",
-        """
-The test sends a scope whose `client` is `("127.0.0.2", "1234")`, its port
-a string where ASGI has an `int`, and expects the app to see `127.0.0.2` as
-the remote address. WSGIToASGI leaves out both `REMOTE_ADDR` and
-`REMOTE_PORT` for a malformed `client` (W2A-ENV-06), so the app behind the
-pair sees no client (Quart's `<local>`). a2wsgi takes `client[0]` whatever
-the port is. Keeping a well-formed host when only the port is malformed
-would be a relaxation of W2A-ENV-06, in the translation core
-(`sgibridge/_scope_to_environ.py`, `_add_addresses`).
-""",
-        (("Quart", "tests/test_testing.py::test_remote_addr", r"'127\.0\.0\.2'"),),
-    ),
-    Cause(
         "int-content-length",
         "open",
         """

@@ -1307,7 +1307,13 @@ def test_W2A_ENV_04_query_string_not_bytes(query: Any) -> None:
         (None, None, "http", ("localhost", "80")),
         (MISSING, None, "https", ("localhost", "443")),
         # Malformed server: "localhost" with the default port.
-        (("10.0.0.1", "8000"), b"h:1", "http", ("localhost", "80")),
+        # A port of ASCII digits as a str is read as its number.
+        (("10.0.0.1", "8000"), b"h:1", "http", ("10.0.0.1", "8000")),
+        (("10.0.0.1", "08000"), b"h:1", "http", ("10.0.0.1", "8000")),
+        (("10.0.0.1", "80a"), b"h:1", "http", ("localhost", "80")),
+        (("10.0.0.1", ""), b"h:1", "http", ("localhost", "80")),
+        (("10.0.0.1", "\u0668\u0660"), b"h:1", "http", ("localhost", "80")),
+        (("10.0.0.1", 8.0), b"h:1", "http", ("localhost", "80")),
         (("10.0.0.1", -1), b"h:1", "http", ("localhost", "80")),
         (("10.0.0.1", True), b"h:1", "http", ("localhost", "80")),
         (("", 80), b"h:1", "https", ("localhost", "443")),
@@ -1347,7 +1353,11 @@ def test_W2A_ENV_05_unix_socket() -> None:
         (MISSING, None),
         (("", 1), None),
         (("1.2.3.4", None), None),
-        (("1.2.3.4", "80"), None),
+        (("1.2.3.4", "80"), ("1.2.3.4", "80")),
+        (("1.2.3.4", "-80"), None),
+        (("1.2.3.4", "8 0"), None),
+        (("1.2.3.4", "\u0668\u0660"), None),
+        ((None, "80"), None),
         (("1.2.3.4", True), None),
         (("1.2.3.4", -5), None),
         ((None, 80), None),
@@ -1364,8 +1374,9 @@ def test_W2A_ENV_05_unix_socket() -> None:
     ],
 )
 def test_W2A_ENV_06_remote_addr(client: Any, expected: tuple[str, str] | None) -> None:
-    """W2A-ENV-06: only a proper (str, int) client sets REMOTE_ADDR/REMOTE_PORT;
-    any non-string iterable of two is read like a tuple (ASGI types it as Iterable)."""
+    """W2A-ENV-06: only a proper (str, int) client sets REMOTE_ADDR/REMOTE_PORT,
+    the port also as a str of ASCII digits; any non-string iterable of two is
+    read like a tuple (ASGI types it as Iterable)."""
     environ = to_environ(client=client)
     if expected is None:
         assert "REMOTE_ADDR" not in environ

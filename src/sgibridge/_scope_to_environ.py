@@ -173,28 +173,30 @@ def _add_addresses(
         name, port = server
         if port is None:  # a Unix socket
             name_port = _parse_host(environ.get("HTTP_HOST"), default_port)
-        elif (
-            type(port) is int
-            and port >= 0
-            and type(name) is str
-            and name
-            and name.isascii()
-        ):
-            name_port = name, str(port)
+        elif (number := _port(port)) is not None and _is_host(name):
+            name_port = name, number
     # SERVER_NAME and SERVER_PORT are never empty (W2A-ENV-05).
     environ["SERVER_NAME"], environ["SERVER_PORT"] = name_port
     client = _address(scope.get("client"))
     if client is not None and len(client) == 2:
         host, port = client
-        if (
-            type(host) is str
-            and host
-            and host.isascii()
-            and type(port) is int
-            and port >= 0
-        ):
+        if (number := _port(port)) is not None and _is_host(host):
             environ["REMOTE_ADDR"] = host
-            environ["REMOTE_PORT"] = str(port)
+            environ["REMOTE_PORT"] = number
+
+
+def _is_host(value: object) -> bool:
+    return type(value) is str and bool(value) and value.isascii()
+
+
+def _port(value: object) -> str | None:
+    """A port as the environ writes it, or ``None``: an ``int`` >= 0, or, read
+    liberally (Quart's test client sends one), a ``str`` of ASCII digits."""
+    if type(value) is int:
+        return str(value) if value >= 0 else None
+    if type(value) is str and value.isascii() and value.isdigit():
+        return str(int(value))
+    return None
 
 
 def _script_and_path(
