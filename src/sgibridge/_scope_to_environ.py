@@ -194,7 +194,7 @@ def _port(value: object) -> str | None:
     liberally (Quart's test client sends one), a ``str`` of ASCII digits."""
     if type(value) is int:
         return str(value) if value >= 0 else None
-    if type(value) is str and value.isascii() and value.isdigit():
+    if type(value) is str and len(value) <= 10 and value.isascii() and value.isdigit():
         return str(int(value))
     return None
 
