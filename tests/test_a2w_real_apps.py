@@ -237,7 +237,7 @@ def test_A2W_ERR_08_base_exception_ends_the_request_and_the_loop_serves_on(
     exc_type: type[BaseException],
     when: str,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="sgibridge")
+    caplog.set_level(logging.DEBUG, logger="sgibridge")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/next":

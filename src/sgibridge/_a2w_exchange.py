@@ -101,8 +101,9 @@ class Exchange:
         #: The app is being stepped on T (A2W-EAGER-01): our awaits must not block.
         self.eager = False
         self.late_error: BaseException | None = None
-        #: What the app raised before its response's first byte; T answers it
-        #: with E500 and raises it from close() (A2W-ERR-01).
+        #: What the app raised before its response ended, for T: raised from
+        #: the WSGI call before the first byte (A2W-ERR-01), or from close()
+        #: after a response the server took whole (A2W-ERR-06/08).
         self.app_error: BaseException | None = None
         self._jobs: dict[Waiter[Any], object] | None = None
         self._end_waiter: Waiter[None] | None = None
@@ -117,6 +118,11 @@ class Exchange:
     def closed_on_loop(self) -> None:
         """On the loop: the WSGI server closed the iterable early (A2W-ERR-06)."""
         self.disconnected = True
+        self.released_on_loop()
+
+    def released_on_loop(self) -> None:
+        """On the loop: T takes no more jobs; each waiting one gets its
+        on-close value, and a ``receive()`` waiting for the end wakes."""
         jobs = self._jobs
         if jobs:
             for waiter, value in list(jobs.items()):
@@ -167,13 +173,22 @@ class Exchange:
 
     # -- thread side -----------------------------------------------------
 
-    def end(self) -> None:
+    def end(self, whole: bool = False) -> None:
         """On T, from the result's ``close()``: wait for the task (A2W-ERR-07),
-        then raise what the app raised after a complete response (A2W-ERR-08)
-        or before the E500 that answered it (A2W-ERR-01)."""
+        then raise what the app raised after a complete response (A2W-ERR-08),
+        or after the server took the whole declared body (``whole``,
+        A2W-ERR-06)."""
         self.wait_done()
-        self.app_error = None  # its traceback holds the app's frames: no cycle
+        # Its traceback holds the app's frames: no cycle is kept.
+        app_error, self.app_error = self.app_error, None
         error, self.late_error = self.late_error, None
+        if error is None and whole and app_error is not None:
+            logger.error(
+                "A2W-ERR-08: the ASGI app raised after its response was complete (%s)",
+                see("A2W-ERR-08"),
+                exc_info=app_error,
+            )
+            error = app_error
         if error is not None:
             raise error
 

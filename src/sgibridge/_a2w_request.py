@@ -248,7 +248,7 @@ class Request:
             exchange.out.fail(error)
         else:
             if not isinstance(exc, (ClientDisconnected, AppCancelled, RequestTimedOut)):
-                exchange.app_error = exc  # A2W-ERR-01: re-raised after the E500
+                exchange.app_error = exc  # T raises it (A2W-ERR-01/08)
             exchange.out.fail(exc)
         response.ended = True
         exchange.wake_ended()

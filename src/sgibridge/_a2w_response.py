@@ -13,14 +13,17 @@ pipe; a body short of the declared ``content-length`` fails it instead
 
 Its *thread side* runs on the WSGI server's thread T. :meth:`Response.respond`
 takes from the pipe until the first bytes, the end, or a failure, and only
-then calls ``start_response``, once (A2W-SEND-03): a failure before any byte
-is an E500 that is the only ``start_response`` call (A2W-ERR-01/03/04), so no
-server can put two sets of headers on the wire. A complete response returns
-as a list (:class:`~._a2w_result.Body`); a streaming one as
+then calls ``start_response``, once (A2W-SEND-03), so no server can put two
+sets of headers on the wire. An exception of the app's own before any byte
+is raised from the WSGI call itself (:class:`AppRaised`, A2W-ERR-01); any
+other failure there is an E500 that is the only ``start_response`` call
+(A2W-ERR-03/04). A complete response returns as a list
+(:class:`~._a2w_result.Body`); a streaming one as
 :class:`~._a2w_result.Stream`, which raises from ``next()`` on a later
 failure so that the server aborts (A2W-ERR-02). ``close()`` on the result
-ends the request (A2W-ERR-06/07/08) and raises what the app raised before an
-E500 (A2W-ERR-01) or after a complete response (A2W-ERR-08).
+ends the request (A2W-ERR-06/07/08) and raises what the app raised after a
+complete response, or after the server took the whole declared body
+(A2W-ERR-08).
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class Response:
         "start_response",
         "started",
         "status",
+        "taken",
         "warned",
     )
 
@@ -149,6 +153,8 @@ class Response:
         self.path: str | None = None
         # written on T
         self.eof = False
+        #: Body bytes handed to the server (a streamed response).
+        self.taken = 0
         self.closed_early = False
         self.start_error: BaseException | None = None
 
@@ -390,17 +396,19 @@ class Response:
         elif isinstance(exc, IncompleteResponse):
             logger.error("%s", exc)
         else:
-            logger.error(
+            # Nothing of the app's response has gone out: the WSGI call raises
+            # the app's own exception, as a WSGI app that fails does, and the
+            # server (or WSGI middleware outside: a debugger, an error
+            # reporter, a test client) answers and logs it, so it is logged
+            # here at DEBUG only. WSGIToASGI does the same the other way
+            # round (W2A-ERR-01).
+            raised = exc is self.exchange.app_error
+            logger.log(
+                logging.DEBUG if raised else logging.ERROR,
                 "A2W-ERR-01: the ASGI app raised before the response body was sent (%s)",
                 see("A2W-ERR-01"),
                 exc_info=exc,
             )
-            # Nothing of the app's response has gone out: the WSGI call raises
-            # it, as a WSGI app that fails does, and the server (or WSGI
-            # middleware outside: a debugger, an error reporter, a test
-            # client) answers it. WSGIToASGI does the same the other way
-            # round (W2A-ERR-01).
-            raised = exc is self.exchange.app_error
         self.closed_early = True
         # An app that still runs (it is past a send() whose bytes T never
         # took) stops at its next send(): the server's error or a disconnect.
@@ -413,6 +421,7 @@ class Response:
         )
         self.exchange.runner.call_soon(self.exchange.closed_on_loop)
         if raised:
+            self.exchange.app_error = None  # raised here, not again by end()
             self.exchange.end()  # the app has ended (A2W-ERR-07)
             raise AppRaised(exc)
         line, headers, body = canned_wsgi(status)
@@ -448,13 +457,20 @@ class Response:
         if not self.eof:
             self.eof = True
             limit = self.limit
-            if limit is not None and self.sent >= limit:
-                # The app has handed over its whole declared Content-Length and
-                # the server stopped there, as PEP 3333 lets it: the response
-                # is whole, not cut, so the app's closing message is no
-                # disconnect and its later error reaches close() (A2W-ERR-06).
+            if limit is not None and self.taken >= limit:
+                # The server has taken the whole declared Content-Length and
+                # stopped there, as PEP 3333 lets it: the response is whole,
+                # not cut, so the app's closing message is no disconnect and
+                # its later error reaches close() (A2W-ERR-06). T takes
+                # nothing more: a later job or put gets the usual answer.
+                self.out.abort(
+                    ClientDisconnected(
+                        "A2W-ERR-06: the WSGI server took the whole response "
+                        f"and closed it ({see('A2W-ERR-06')})"
+                    )
+                )
                 self.exchange.runner.call_soon(self._whole_on_loop)
-                self.exchange.end()
+                self.exchange.end(whole=True)
                 return
             self.closed_early = True
             self.out.abort(
@@ -469,7 +485,7 @@ class Response:
     def _whole_on_loop(self) -> None:
         """On the loop: the server took the whole declared body and closed."""
         self.ended = True
-        self.exchange.wake_ended()
+        self.exchange.released_on_loop()
 
 
 def exc_info_of(

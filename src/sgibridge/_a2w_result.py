@@ -56,10 +56,11 @@ class Stream:
 
     def __next__(self) -> bytes:
         first = self._first
+        response = self._response
         if first is not None:
             self._first = None
+            response.taken += len(first)
             return first
-        response = self._response
         if response.eof:
             raise StopIteration
         try:
@@ -70,6 +71,7 @@ class Stream:
         if not data:
             response.eof = True
             raise StopIteration
+        response.taken += len(data)
         return data
 
     def close(self) -> None:

@@ -26,8 +26,9 @@ One request, on the WSGI server's thread T, is a
 3. The response (:mod:`._a2w_response`): ``send()`` validates on the loop and
    puts body bytes into a bounded pipe; T takes from it and calls
    ``start_response`` once, with the first bytes or the end (A2W-SEND-03), so
-   a failure before then is a clean E500 (A2W-ERR-01) and one after it an
-   abort (A2W-ERR-02). The iterables the server gets are in
+   the app's exception before then is raised from the WSGI call for the
+   server to answer (A2W-ERR-01), any other failure there is a clean E500,
+   and one after it an abort (A2W-ERR-02). The iterables the server gets are in
    :mod:`._a2w_result`; their ``close()`` waits up to ``close_timeout`` for
    the app, then cancels it (A2W-ERR-06/07), and re-raises an error the app
    raised after a complete response (A2W-ERR-08).

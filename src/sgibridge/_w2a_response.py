@@ -97,8 +97,8 @@ class Response:
         self.app_error: BaseException | None = None
 
     def answer_error(self, error: BaseException) -> None:
-        """The call failed (``close()`` already ran): a 500 before the headers,
-        an abort after them (W2A-ERR-01, W2A-ERR-03)."""
+        """The call failed (``close()`` already ran): raised with nothing sent
+        before the headers, an abort after them (W2A-ERR-01, W2A-ERR-03)."""
         if not self.headers_sent:
             self.start.set_threadsafe(self.fail(error))
         else:
