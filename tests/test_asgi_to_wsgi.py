@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import types
 import weakref
 import wsgiref.util
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -35,6 +36,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
 import sgibridge
 import sgibridge._a2w_response as a2w_response
+import sgibridge._asgi_to_wsgi as asgi_to_wsgi_module
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
 from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 
@@ -434,7 +436,10 @@ def test_A2W_LOOP_02_new_loop_when_pid_changes(
     parent = mw._rt
     assert parent is not None
     real_pid = os.getpid()
-    monkeypatch.setattr(os, "getpid", lambda: real_pid + 100000)
+    # Only the adapter sees the "child" pid: a process-wide fake would also
+    # reach multiprocessing's finalizers, which check the pid they were made in.
+    fake_os = types.SimpleNamespace(getpid=lambda: real_pid + 100000)
+    monkeypatch.setattr(asgi_to_wsgi_module, "os", fake_os)
     try:
         second = call(mw).body
         assert second != first  # a new loop thread serves the "child"
