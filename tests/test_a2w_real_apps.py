@@ -27,7 +27,7 @@ import sgibridge._asgi_to_wsgi as asgi_to_wsgi
 from sgibridge import ASGIToWSGI, WSGIToASGI
 from sgibridge._loop import AppInterrupted
 from test_asgi_to_wsgi import TEXT, Boom, Recorder, call, call_raising, start
-from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
+from wsgi_client import A2W_BACKENDS, bounded, close_middleware, make_environ
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -54,20 +54,8 @@ def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
 
 
 def call_bounded(mw: ASGIToWSGI, environ: dict[str, Any] | None = None) -> Any:
-    """:func:`call` in a thread joined with a timeout: a hang fails the test."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call(mw, environ, validate=False))
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive(), "the request hung"
-    return outcome[0]
+    """:func:`call` that must not hang: its response, or what it raised."""
+    return bounded(lambda: call(mw, environ, validate=False), TIMEOUT)
 
 
 # --------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import sgibridge
 import sgibridge._a2w_response as a2w_response
 import sgibridge._asgi_to_wsgi as asgi_to_wsgi_module
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
-from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
+from wsgi_client import A2W_BACKENDS, bounded, close_middleware, make_environ
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -1631,24 +1631,10 @@ def test_A2W_ERR_06_close_at_content_length_is_no_disconnect(
     assert events == ["http.disconnect"]
 
 
-def close_bounded(result: Any, timeout: float = 10.0) -> BaseException | None:
-    """``result.close()`` in a thread joined with a timeout: a hang fails the
-    test; what close() raised is returned."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            result.close()
-        except BaseException as exc:
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "close() hung"
-    return outcome[0]
+def close_bounded(result: Any) -> BaseException | None:
+    """``result.close()`` that must not hang: what it raised, or ``None``."""
+    error: BaseException | None = bounded(result.close)
+    return error
 
 
 def test_A2W_ERR_06_close_with_unsent_bytes_is_a_disconnect(

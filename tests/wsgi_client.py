@@ -3,13 +3,15 @@
 ``make_environ()`` builds a PEP 3333 environ the way a WSGI server would
 (completed by ``wsgiref.util.setup_testing_defaults``); :data:`A2W_BACKENDS`
 lists every loop the adapter runs apps on; :func:`close_middleware` shuts one
-down and checks that its loop thread is gone.
+down and checks that its loop thread is gone; :func:`bounded` runs a call
+that must not hang.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from wsgiref.util import setup_testing_defaults
 
@@ -67,3 +69,21 @@ def make_environ(
     environ.update(env or {})
     setup_testing_defaults(environ)
     return environ
+
+
+def bounded(call: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """``call()`` in a thread joined with a timeout, so a hang fails the test
+    instead of the run: returns what it returned, or the exception it raised."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"{call!r} hung for {timeout} s"
+    return outcome[0]
