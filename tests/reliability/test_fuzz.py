@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sgibridge import ASGIProtocolError, ClientDisconnected, WSGIProtocolError
@@ -267,6 +267,7 @@ def test_fuzz_asgi_response_headers(items: Any) -> None:
     | junk,
     asgi_status=st.integers(0, 1000) | junk,
 )
+@example(wsgi_status=200, asgi_status=0)  # an int status (CORE-STAT-01)
 def test_fuzz_status(wsgi_status: Any, asgi_status: Any) -> None:
     try:
         code = parse_status_line(wsgi_status)
