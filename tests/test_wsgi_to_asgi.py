@@ -1329,6 +1329,14 @@ async def test_W2A_BODY_04_bytes_like_chunks_are_accepted() -> None:
     assert result.body == b"view array mutable slice tagged"
     assert all(type(m["body"]) is bytes for m in result.bodies)
 
+    def alone(environ: Environ, start_response: StartResponse) -> list[Any]:
+        start_response("200 OK", TEXT)
+        return [Tagged(b"tagged")]  # the whole body in one bytes subclass
+
+    result = await run(WSGIToASGI(alone))
+    assert [type(m["body"]) for m in result.bodies] == [bytes]
+    assert result.body == b"tagged"
+
     def listed_app(environ: Environ, start_response: StartResponse) -> Any:
         start_response("200 OK", TEXT)
         return [bytearray(b"ab"), memoryview(b"cd")]

@@ -169,10 +169,11 @@ class Response:
                 self.pipe_out().flush()
 
     def check_chunk(self, chunk: object, where: str) -> bytes:
-        """The chunk as ``bytes``: a ``bytearray`` or ``memoryview`` is copied,
-        as Uvicorn and the frameworks' test clients accept them (W2A-BODY-04)."""
-        if not isinstance(chunk, bytes):
-            if not isinstance(chunk, (bytearray, memoryview)):
+        """The chunk as ``bytes``: a ``bytearray``, ``memoryview`` or ``bytes``
+        subclass is copied, as Uvicorn and the frameworks' test clients accept
+        them, so the server gets plain ``bytes`` (W2A-BODY-04)."""
+        if type(chunk) is not bytes:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
                 raise WSGIProtocolError(
                     f"W2A-BODY-04: a WSGI body chunk must be bytes (PEP 3333), got "
                     f"{type(chunk).__name__} from {where} ({see('W2A-BODY-04')})"
