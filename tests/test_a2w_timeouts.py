@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from sgibridge import ASGIToWSGI
-from sgibridge._a2w_response import RequestTimedOut
+from sgibridge._a2w_errors import RequestTimedOut
 from test_asgi_to_wsgi import TEXT, call, start, wait_for
 from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
 

@@ -35,6 +35,7 @@ from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
 import sgibridge
+import sgibridge._a2w_errors as a2w_errors
 import sgibridge._a2w_response as a2w_response
 import sgibridge._asgi_to_wsgi as asgi_to_wsgi_module
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
@@ -2116,5 +2117,5 @@ def test_exc_info_for_an_exception_without_traceback() -> None:
     """The loop may already have dropped an app exception's traceback; the
     exc_info handed to start_response still carries one."""
     exc = ValueError("no traceback")
-    kind, value, tb = a2w_response.exc_info_of(exc)
+    kind, value, tb = a2w_errors.exc_info_of(exc)
     assert (kind, value) == (ValueError, exc) and tb is not None

@@ -49,9 +49,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._a2w_errors import IncompleteResponse, RequestTimedOut
 from ._a2w_exchange import HAND_OFF, Exchange
 from ._a2w_input import RequestBody
-from ._a2w_response import IncompleteResponse, RequestTimedOut, Response
+from ._a2w_response import Response
 from ._exceptions import ClientDisconnected, SGIBridgeError
 from ._loop import AppInterrupted
 from ._rules import see

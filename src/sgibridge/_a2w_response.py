@@ -15,7 +15,7 @@ Its *thread side* runs on the WSGI server's thread T. :meth:`Response.respond`
 takes from the pipe until the first bytes, the end, or a failure, and only
 then calls ``start_response``, once (A2W-SEND-03), so no server can put two
 sets of headers on the wire. An exception of the app's own before any byte
-is raised from the WSGI call itself (:class:`AppRaised`, A2W-ERR-01); any
+is raised from the WSGI call itself (:class:`~._a2w_errors.AppRaised`, A2W-ERR-01); any
 other failure there is an E500 that is the only ``start_response`` call
 (A2W-ERR-03/04). A complete response returns as a list
 (:class:`~._a2w_result.Body`); a streaming one as
@@ -32,11 +32,11 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._a2w_errors import AppRaised, IncompleteResponse, RequestTimedOut, exc_info_of
 from ._a2w_result import Body, FileStream, PathFile, Stream
-from ._exceptions import ASGIProtocolError, ClientDisconnected, SGIBridgeError
+from ._exceptions import ASGIProtocolError, ClientDisconnected
 from ._rules import see
 from ._translate import asgi_response_headers, canned_wsgi, status_line
 
@@ -44,13 +44,7 @@ if TYPE_CHECKING:
     from ._a2w_exchange import Exchange
     from ._types import Environ, StartResponse
 
-__all__ = (
-    "AppRaised",
-    "IncompleteResponse",
-    "RequestTimedOut",
-    "Response",
-    "exc_info_of",
-)
+__all__ = ("Response",)
 
 logger = logging.getLogger("sgibridge")
 
@@ -68,24 +62,6 @@ _TYPES = frozenset(
         "http.response.early_hint",
     }
 )
-
-
-class IncompleteResponse(ASGIProtocolError):
-    """The app ended without a full response (A2W-ERR-03/04, A2W-SEND-11)."""
-
-
-class AppRaised(Exception):
-    """Carries the app's exception out of ``respond()``: the WSGI call raises
-    it, with nothing handed to ``start_response`` (A2W-ERR-01)."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-class RequestTimedOut(SGIBridgeError):
-    """``request_timeout`` cancelled the app: E504 before the first byte, an
-    abort after it (A2W-TIME-01)."""
 
 
 def _first_not_start(kind: object) -> ASGIProtocolError:
@@ -486,22 +462,6 @@ class Response:
         """On the loop: the server took the whole declared body and closed."""
         self.ended = True
         self.exchange.released_on_loop()
-
-
-def exc_info_of(
-    exc: BaseException,
-) -> tuple[type[BaseException], BaseException, TracebackType]:
-    """``exc_info`` for ``exc``. Its traceback may already be gone (the loop
-    drops the tracebacks of an app's exceptions once they are logged); then
-    ``exc`` is raised once here so that the server still gets one."""
-    tb = exc.__traceback__
-    if tb is None:
-        try:
-            raise exc
-        except BaseException as raised:
-            tb = raised.__traceback__
-    assert tb is not None
-    return type(exc), exc, tb
 
 
 def _call_hints(hints: Callable[..., object], headers: list[tuple[str, str]]) -> object:

@@ -66,9 +66,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 from asgiref import compatibility
 from typing_extensions import Self
 
+from ._a2w_errors import AppRaised, exc_info_of
 from ._a2w_options import checked_options
 from ._a2w_request import Request
-from ._a2w_response import AppRaised, exc_info_of
 from ._a2w_stats import Registry
 from ._body import DEFAULT_HIGH_WATER
 from ._lifespan import LifespanClient
