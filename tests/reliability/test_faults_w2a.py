@@ -285,6 +285,7 @@ async def test_W2A_fault_close_raises_after_an_error() -> None:
     mw = w2a(answering(result))
     exchange = await drive(mw)
     assert_raised_unsent(exchange, Boom)
+    assert exchange.error is not None
     assert isinstance(exchange.error.__context__, KeyError)
     closed_once(result)
     await assert_w2a_recovers(mw)

@@ -8,7 +8,9 @@ upload, a reset right after the request head). At the end:
 
 - every response that completed is byte-exact (downloads are a
   deterministic pattern, uploads come back as sent);
-- the server's RSS grew by less than 10 MiB from its warmed-up baseline;
+- the server's RSS grew by less than 10 MiB from its warmed-up baseline, or,
+  when one reading says more, the same load again adds less than 5 MiB (a
+  leak grows again; the allocator's cached arenas do not);
 - its thread count is back to its idle value (bounded wait), and for
   ASGIToWSGI the event loop runs no more tasks than when idle.
 
@@ -46,6 +48,8 @@ DISCONNECT_RATE = 0.05
 WARMUP = 10_000 if SOAK else 1000
 DEADLINE = 1500.0 if SOAK else 150.0
 MiB = 1024 * 1024
+#: RSS growth over the soak's load that counts as a leak.
+LIMIT_MIB = 10
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(DEADLINE + 120)]
 
@@ -245,6 +249,16 @@ def soak_server(request: pytest.FixtureRequest) -> Iterator[Server]:
         yield server
 
 
+def idle_rss(server: Server) -> int:
+    """The server's RSS once idle: the lowest of a few samples, as freed
+    memory is returned asynchronously."""
+    samples = []
+    for _ in range(5):
+        samples.append(server.rss_bytes())
+        time.sleep(0.1)
+    return min(samples)
+
+
 def test_soak(soak_server: Server) -> None:
     """50k requests (``make soak``) or 4k (``make test``) per adapter."""
     server = soak_server
@@ -273,14 +287,9 @@ def test_soak(soak_server: Server) -> None:
     if a2w:
         settle(lambda: task_count(server), idle_tasks, "event-loop tasks")
     # Memory still held once the server is idle again and cyclic garbage is
-    # collected (aborted requests leave some, see the issue-7 note): the
-    # lowest of a few samples, as freed memory is returned asynchronously.
+    # collected (aborted requests leave some, see the issue-7 note).
     garbage = collect(server)
-    samples = []
-    for _ in range(5):
-        samples.append(server.rss_bytes())
-        time.sleep(0.1)
-    final = min(samples)
+    final = idle_rss(server)
     growth = (final - baseline) / MiB
     print(
         f"\nsoak {server.kind}: {tally.completed} completed, {tally.disconnects} "
@@ -288,5 +297,16 @@ def test_soak(soak_server: Server) -> None:
         f"threads {server.thread_count()} (idle {idle_threads}), "
         f"{garbage} objects in cyclic garbage"
     )
-    assert growth < 10, f"RSS grew by {growth:.1f} MiB"
+    if growth >= LIMIT_MIB:
+        # One reading can catch the allocator holding memory it has freed:
+        # runs of the same tree read -5.3 to +10.6 MiB on Python 3.10. A leak
+        # grows again under the same load; a plateau does not.
+        drive(server, REQUESTS, seed=2000)
+        settle(lambda: server.thread_count(), idle_threads, "threads")
+        collect(server)
+        again = (idle_rss(server) - final) / MiB
+        print(f"soak {server.kind}: the same load again: {again:.2f} MiB")
+        assert again < LIMIT_MIB / 2, (
+            f"RSS grew by {growth:.1f} MiB, then by {again:.1f} MiB more"
+        )
     assert "Exception in ASGI application" not in server.log()
