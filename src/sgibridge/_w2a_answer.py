@@ -4,8 +4,9 @@ A call's :class:`~._w2a_response.Response` answers the loop once (PEP 3333
 §Buffering and Streaming; docs/architecture.md, "One answer back"):
 
 - :class:`Complete`: the whole response is known (a list or tuple result, an
-  empty body, an error before headers, a ``pathsend`` file); the loop sends
-  it and the thread is done;
+  empty body, a ``pathsend`` file), or an error before the headers, which
+  :func:`raised` marks to be raised with nothing sent (W2A-ERR-01); the loop
+  sends it and the thread is done;
 - :class:`Streaming`: the headers and the body's first chunk; the rest follows
   through a :class:`~._body_thread_to_loop.ThreadToLoop` pipe, which
   :class:`StreamAborted` ends when the thread stops mid-stream.
