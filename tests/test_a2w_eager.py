@@ -25,7 +25,7 @@ from fastapi.responses import PlainTextResponse
 from sgibridge import ASGIToWSGI
 from sgibridge._loop import AppInterrupted
 from test_asgi_to_wsgi import TEXT, call, call_raising, start, wait_for
-from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
+from wsgi_client import A2W_BACKENDS, make_environ, middlewares
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -38,18 +38,8 @@ VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset"
 
 @pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
-    made: list[ASGIToWSGI] = []
-
-    def factory(app: Any, **kwargs: Any) -> ASGIToWSGI:
-        kwargs.setdefault("lifespan", "off")
-        kwargs.setdefault("eager", True)
-        mw = ASGIToWSGI(app, **{**request.param, **kwargs})
-        made.append(mw)
-        return mw
-
-    yield factory
-    for mw in made:
-        close_middleware(mw)
+    with middlewares(request.param, lifespan="off", eager=True) as factory:
+        yield factory
 
 
 class RecordingInput(io.BytesIO):

@@ -27,7 +27,7 @@ import sgibridge._asgi_to_wsgi as asgi_to_wsgi
 from sgibridge import ASGIToWSGI, WSGIToASGI
 from sgibridge._loop import AppInterrupted
 from test_asgi_to_wsgi import TEXT, Boom, Recorder, call, call_raising, start
-from wsgi_client import A2W_BACKENDS, bounded, close_middleware, make_environ
+from wsgi_client import A2W_BACKENDS, bounded, closing_outer, make_environ, middlewares
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -40,17 +40,8 @@ TIMEOUT = 10.0
 
 @pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
-    made: list[ASGIToWSGI] = []
-
-    def factory(app: Any, **kwargs: Any) -> ASGIToWSGI:
-        kwargs.setdefault("lifespan", "off")
-        mw = ASGIToWSGI(app, **{**request.param, **kwargs})
-        made.append(mw)
-        return mw
-
-    yield factory
-    for mw in made:
-        close_middleware(mw)
+    with middlewares(request.param, lifespan="off") as factory:
+        yield factory
 
 
 def call_bounded(mw: ASGIToWSGI, environ: dict[str, Any] | None = None) -> Any:
@@ -299,25 +290,7 @@ def test_A2W_ERR_08_error_reaches_outer_wsgi_middleware(
         await send({"type": "http.response.body", "body": b"done"})
         raise Boom("background task failed")
 
-    inner = make(app)
-
-    class Reporter:
-        def __init__(self, result: Any) -> None:
-            self.result = result
-
-        def __iter__(self) -> Iterator[bytes]:
-            return iter(self.result)
-
-        def close(self) -> None:
-            try:
-                self.result.close()
-            except Exception as exc:
-                reported.append(exc)
-
-    def outer(environ: dict[str, Any], start_response: Any) -> Reporter:
-        return Reporter(inner(environ, start_response))
-
-    response = call(outer)
+    response = call(closing_outer(make(app), reported))
     assert (response.status, response.body) == ("200 OK", b"done")
     assert len(reported) == 1 and isinstance(reported[0], Boom)
 

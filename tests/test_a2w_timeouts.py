@@ -19,7 +19,7 @@ import pytest
 from sgibridge import ASGIToWSGI
 from sgibridge._a2w_errors import RequestTimedOut
 from test_asgi_to_wsgi import TEXT, call, start, wait_for
-from wsgi_client import A2W_BACKENDS, close_middleware, make_environ
+from wsgi_client import A2W_BACKENDS, make_environ, middlewares
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -29,17 +29,8 @@ Send = Callable[[Message], Any]
 
 @pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
-    made: list[ASGIToWSGI] = []
-
-    def factory(app: Any, **kwargs: Any) -> ASGIToWSGI:
-        kwargs.setdefault("lifespan", "off")
-        mw = ASGIToWSGI(app, **{**request.param, **kwargs})
-        made.append(mw)
-        return mw
-
-    yield factory
-    for mw in made:
-        close_middleware(mw)
+    with middlewares(request.param, lifespan="off") as factory:
+        yield factory
 
 
 def hanging(after_first_chunk: bool, cancelled: list[bool]) -> Any:

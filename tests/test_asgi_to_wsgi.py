@@ -39,7 +39,12 @@ import sgibridge._a2w_errors as a2w_errors
 import sgibridge._a2w_response as a2w_response
 import sgibridge._asgi_to_wsgi as asgi_to_wsgi_module
 from sgibridge import ASGIMiddleware, ASGIProtocolError, ASGIToWSGI, ClientDisconnected
-from wsgi_client import A2W_BACKENDS, bounded, close_middleware, make_environ
+from wsgi_client import (
+    A2W_BACKENDS,
+    bounded,
+    make_environ,
+    middlewares,
+)
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -163,17 +168,8 @@ def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
 def make(backend: dict[str, Any]) -> Iterator[Callable[..., ASGIToWSGI]]:
     """Build middlewares on the current backend; close them and check that
     their loop threads are gone afterwards."""
-    made: list[ASGIToWSGI] = []
-
-    def factory(app: Any, **kwargs: Any) -> ASGIToWSGI:
-        kwargs.setdefault("lifespan", "off")
-        mw = ASGIToWSGI(app, **{**backend, **kwargs})
-        made.append(mw)
-        return mw
-
-    yield factory
-    for mw in made:
-        close_middleware(mw)
+    with middlewares(backend, lifespan="off") as factory:
+        yield factory
 
 
 def scope_of(

@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from sgibridge import ASGIProtocolError, ASGIToWSGI
-from wsgi_client import A2W_BACKENDS, close_middleware
+from wsgi_client import A2W_BACKENDS, middlewares
 
 Message = dict[str, Any]
 Scope = dict[str, Any]
@@ -30,16 +30,8 @@ Send = Callable[[Message], Any]
 
 @pytest.fixture(params=A2W_BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., ASGIToWSGI]]:
-    made: list[ASGIToWSGI] = []
-
-    def factory(app: Any, **kwargs: Any) -> ASGIToWSGI:
-        mw = ASGIToWSGI(app, **{**request.param, **kwargs})
-        made.append(mw)
-        return mw
-
-    yield factory
-    for mw in made:
-        close_middleware(mw)
+    with middlewares(request.param) as factory:
+        yield factory
 
 
 def get(mw: ASGIToWSGI) -> tuple[str, bytes]:

@@ -27,7 +27,7 @@ import anyio
 import pytest
 
 from sgibridge import ASGIProtocolError, ASGIToWSGI, ClientDisconnected
-from wsgi_client import A2W_BACKENDS, make_environ
+from wsgi_client import A2W_BACKENDS, closing_outer, make_environ
 
 from .support import (
     CANNED,
@@ -218,33 +218,6 @@ def test_A2W_fault_client_leaves_after_response(make: Make) -> None:
 # --------------------------------------------------------------------------
 # The app raises
 # --------------------------------------------------------------------------
-
-
-def closing_outer(mw: Any, raised: list[BaseException]) -> Any:
-    """WSGI middleware outside ``mw`` that records what the call or its
-    result's ``close()`` raises, as an error reporter would."""
-
-    class Outer:
-        def __init__(self, result: Any) -> None:
-            self.result = result
-
-        def __iter__(self) -> Iterator[bytes]:
-            return iter(self.result)
-
-        def close(self) -> None:
-            try:
-                self.result.close()
-            except Exception as exc:
-                raised.append(exc)
-
-    def outer(environ: dict[str, Any], start_response: Any) -> Outer:
-        try:
-            return Outer(mw(environ, start_response))
-        except Exception as exc:
-            raised.append(exc)
-            raise
-
-    return outer
 
 
 def test_A2W_fault_app_raises_before_response_start(make: Make) -> None:

@@ -23,7 +23,7 @@ from sgibridge._translate import (
     environ_to_scope,
     scope_to_environ,
 )
-from wsgi_client import make_environ
+from wsgi_client import closing_outer, make_environ
 
 from .support import (
     Message,
@@ -38,7 +38,6 @@ from .support import (
     request,
     serve_wsgi,
 )
-from .test_faults_a2w import closing_outer
 
 if TYPE_CHECKING:
     from sgibridge._types import Environ, StartResponse
